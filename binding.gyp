@@ -1,0 +1,22 @@
+{
+  "targets": [
+    {
+      "target_name": "ccrun_native",
+      "sources": ["native/addon/addon.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall"],
+      "libraries": []
+    },
+    {
+      "target_name": "ccrun-init",
+      "type": "executable",
+      "sources": [
+        "native/init/main.c"
+      ],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE"],
+      "libraries": []
+    }
+  ]
+}

@@ -1,0 +1,1 @@
+// Placeholder: replaced by the ajv standalone build of schema/config.schema.json.

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# One-command set-up on a fresh Debian machine (as root): system packages, npm
+# dependencies, the build, and the offline busybox rootfs; then, unless
+# --no-demo, runs a container from the busybox bundle.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+PACKAGES=(
+  build-essential python3 file         # node-gyp builds the addon and helper
+  busybox-static                        # the offline rootfs and image
+  libseccomp-dev libzstd-dev zstd       # linked into the native code
+  uidmap iproute2                       # user namespaces, network namespaces in tests
+  docker-registry                       # the registry the image tests pull from
+  runc crun skopeo umoci podman conmon containerd  # peers for tests and benchmarks
+  hyperfine                             # benchmarks
+  qemu-system-x86                       # cgroup v2 tests in a VM
+)
+if [ "$(id -u)" = 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+else
+  echo "setup: not root, skipping apt-get (needs: ${PACKAGES[*]})" >&2
+fi
+npm ci --no-audit --no-fund
+npm run build
+scripts/make-busybox-rootfs.sh bundles/busybox/rootfs
+if [ "${1:-}" != "--no-demo" ]; then
+  ./bin/ccrun run --bundle bundles/busybox "demo-$$"
+fi

@@ -12,6 +12,10 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
+#include <sys/syscall.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <linux/bpf.h>
 
 static Napi::Value ThrowErrno(Napi::Env env, const std::string &what, int err) {
   Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
@@ -83,12 +87,87 @@ static Napi::Value Llistxattr(const Napi::CallbackInfo &info) {
   return out;
 }
 
+static long BpfCall(int cmd, union bpf_attr *attr) { return syscall(__NR_bpf, cmd, attr, sizeof(*attr)); }
+
+// Loads a BPF_PROG_TYPE_CGROUP_DEVICE program (cgroup v2 device rules) and
+// attaches it to cgroupDir with BPF_F_ALLOW_MULTI, then detaches the programs
+// that were attached before, so an update never leaves a window with no filter.
+static Napi::Value BpfAttachDeviceProgram(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string dir = info[0].As<Napi::String>();
+  Napi::Buffer<uint8_t> insns = info[1].As<Napi::Buffer<uint8_t>>();
+  if (insns.Length() == 0 || insns.Length() % 8 != 0) {
+    Napi::TypeError::New(env, "bpfAttachDeviceProgram: instructions must be a non-empty multiple of 8 bytes").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int dirfd = open(dir.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (dirfd < 0) return ThrowErrno(env, "open " + dir, errno);
+
+  uint32_t old_ids[64];
+  uint32_t old_count = 64;
+  union bpf_attr q;
+  memset(&q, 0, sizeof(q));
+  q.query.target_fd = dirfd;
+  q.query.attach_type = BPF_CGROUP_DEVICE;
+  q.query.prog_ids = (uint64_t)(uintptr_t)old_ids;
+  q.query.prog_cnt = old_count;
+  if (BpfCall(BPF_PROG_QUERY, &q) != 0) old_count = 0; else old_count = q.query.prog_cnt;
+
+  static char log[16384];
+  log[0] = 0;
+  union bpf_attr load;
+  memset(&load, 0, sizeof(load));
+  load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+  load.insns = (uint64_t)(uintptr_t)insns.Data();
+  load.insn_cnt = insns.Length() / 8;
+  load.license = (uint64_t)(uintptr_t)"Apache";
+  load.log_buf = (uint64_t)(uintptr_t)log;
+  load.log_size = sizeof(log);
+  load.log_level = 1;
+  int prog = (int)BpfCall(BPF_PROG_LOAD, &load);
+  if (prog < 0) {
+    int err = errno;
+    close(dirfd);
+    return ThrowErrno(env, std::string("bpf(BPF_PROG_LOAD) of the device filter") + (log[0] ? std::string(" (verifier: ") + log + ")" : ""), err);
+  }
+  union bpf_attr at;
+  memset(&at, 0, sizeof(at));
+  at.target_fd = dirfd;
+  at.attach_bpf_fd = prog;
+  at.attach_type = BPF_CGROUP_DEVICE;
+  at.attach_flags = BPF_F_ALLOW_MULTI;
+  if (BpfCall(BPF_PROG_ATTACH, &at) != 0) {
+    int err = errno;
+    close(prog);
+    close(dirfd);
+    return ThrowErrno(env, "bpf(BPF_PROG_ATTACH) to " + dir, err);
+  }
+  for (uint32_t i = 0; i < old_count; i++) {
+    union bpf_attr g;
+    memset(&g, 0, sizeof(g));
+    g.prog_id = old_ids[i];
+    int fd = (int)BpfCall(BPF_PROG_GET_FD_BY_ID, &g);
+    if (fd < 0) continue;
+    union bpf_attr d;
+    memset(&d, 0, sizeof(d));
+    d.target_fd = dirfd;
+    d.attach_bpf_fd = fd;
+    d.attach_type = BPF_CGROUP_DEVICE;
+    BpfCall(BPF_PROG_DETACH, &d);
+    close(fd);
+  }
+  close(prog);
+  close(dirfd);
+  return env.Undefined();
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("mknod", Napi::Function::New(env, Mknod));
   exports.Set("lsetxattr", Napi::Function::New(env, Lsetxattr));
   exports.Set("lgetxattr", Napi::Function::New(env, Lgetxattr));
   exports.Set("llistxattr", Napi::Function::New(env, Llistxattr));
+  exports.Set("bpfAttachDeviceProgram", Napi::Function::New(env, BpfAttachDeviceProgram));
   return exports;
 }
 

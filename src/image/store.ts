@@ -1,0 +1,436 @@
+// The local image store: content-addressed blobs, unpacked layers cached by
+// diff id, and images.json naming the images. Every write is atomic (temp
+// file in <root>/tmp, fsync, rename), so a crash or an interrupted pull
+// leaves only complete, verified content behind.
+//
+// Layout:
+//   <root>/blobs/sha256/<hex>    manifests, indexes, configs, compressed layers
+//   <root>/layers/sha256/<hex>   unpacked layer trees, by diff id (complete ones only)
+//   <root>/tmp/                  work files; same filesystem, so rename is atomic
+//   <root>/locks/<name>.lock     exclusive locks (pid inside; stale ones are broken)
+//   <root>/images.json           { version: 1, images: ImageRecord[] }
+import * as fs from 'fs';
+import { createHash, randomBytes } from 'crypto';
+import { join } from 'path';
+import { DigestMismatchError, ImageError, ImageNotFoundError } from './errors';
+import { parseReference, repositoryName, storeName } from './reference';
+
+export { MEDIA } from './media-types';
+
+export interface LayerRecord {
+  digest: string;
+  mediaType: string;
+  size: number;
+  diffId: string;
+}
+
+export interface ImageRecord {
+  /** Normalised reference without digest ("docker.io/library/busybox:latest"); "" when pulled by digest only. */
+  name: string;
+  /** Repository of the image ("docker.io/library/busybox"), also for digest-only pulls. */
+  repository?: string;
+  /** sha256 of the platform manifest. */
+  manifestDigest: string;
+  /** The index or manifest list the manifest was chosen from. */
+  indexDigest?: string;
+  configDigest: string;
+  layers: LayerRecord[];
+  platform: { os: string; architecture: string; variant?: string };
+  /** When the record was stored (ISO time). */
+  created: string;
+}
+
+interface ImagesFile {
+  version: 1;
+  images: ImageRecord[];
+}
+
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+const ID_PREFIX_RE = /^(?:sha256:)?([0-9a-f]{4,64})$/;
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+function sleepSync(ms: number): void {
+  Atomics.wait(sleepCell, 0, 0, ms);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function validateDigest(digest: string): void {
+  if (!DIGEST_RE.test(digest)) {
+    if (/^[a-z0-9+._-]+:/.test(digest) && !digest.startsWith('sha256:')) {
+      throw new ImageError(`unsupported digest algorithm in "${digest}" (only sha256 is supported)`);
+    }
+    throw new ImageError(`invalid digest "${digest}" (expected sha256:<64 lowercase hex digits>)`);
+  }
+}
+
+/** The image ID Docker shows: the config digest. */
+export function imageId(rec: ImageRecord): string {
+  return rec.configDigest;
+}
+
+export class ImageStore {
+  readonly root: string;
+  private laidOut = false;
+
+  /** root: /var/lib/ccrun; other users: $XDG_DATA_HOME/ccrun (~/.local/share/ccrun). */
+  static defaultRoot(): string {
+    if (process.getuid && process.getuid() === 0) return '/var/lib/ccrun';
+    const data = process.env.XDG_DATA_HOME || join(process.env.HOME || require('os').homedir(), '.local', 'share');
+    return join(data, 'ccrun');
+  }
+
+  constructor(root?: string) {
+    this.root = root ?? ImageStore.defaultRoot();
+  }
+
+  private ensureLayout(): void {
+    if (this.laidOut) return;
+    // 0700: unpacked layers hold setuid binaries that other users must not reach.
+    fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    for (const d of ['blobs/sha256', 'layers/sha256', 'tmp', 'locks']) {
+      fs.mkdirSync(join(this.root, d), { recursive: true, mode: 0o700 });
+    }
+    this.laidOut = true;
+    this.cleanTmp();
+  }
+
+  /** Removes work files of dead processes: names "<kind>-<pid>-..." in tmp/. */
+  private cleanTmp(): void {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.tmpDir());
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const m = /^[a-z]+-(\d+)-/.exec(n);
+      if (m && !pidAlive(Number(m[1]))) fs.rmSync(join(this.tmpDir(), n), { recursive: true, force: true });
+    }
+  }
+
+  // ---- blobs ----
+
+  blobPath(digest: string): string {
+    validateDigest(digest);
+    return join(this.root, 'blobs', 'sha256', digest.slice(7));
+  }
+
+  hasBlob(digest: string): boolean {
+    return fs.existsSync(this.blobPath(digest));
+  }
+
+  readBlob(digest: string): Buffer {
+    try {
+      return fs.readFileSync(this.blobPath(digest));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ImageNotFoundError(`blob ${digest} is not in the store ${this.root}`);
+      throw e;
+    }
+  }
+
+  /** A unique name in tmp/ ("<kind>-<pid>-<random>"), cleaned up once the process is gone. */
+  tmpName(kind: string): string {
+    this.ensureLayout();
+    return join(this.tmpDir(), `${kind}-${process.pid}-${randomBytes(8).toString('hex')}`);
+  }
+
+  /**
+   * Streams `source` into the store, verifying sha256 and size while streaming;
+   * atomic (tmp file, fsync, rename). Returns the digest. On a mismatch throws
+   * DigestMismatchError naming the blob, and nothing enters the store.
+   */
+  async putBlob(
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | NodeJS.ReadableStream,
+    expected?: { digest?: string; size?: number },
+    onProgress?: (bytes: number) => void,
+  ): Promise<string> {
+    if (expected?.digest) validateDigest(expected.digest);
+    const name = expected?.digest ?? 'blob';
+    const tmp = this.tmpName('blob');
+    const fh = await fs.promises.open(tmp, 'wx', 0o644);
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      for await (const chunk of source as AsyncIterable<Uint8Array>) {
+        size += chunk.length;
+        if (expected?.size !== undefined && size > expected.size) {
+          throw new DigestMismatchError(`blob ${name} is larger than the ${expected.size} bytes its descriptor says`, name);
+        }
+        hash.update(chunk);
+        await fh.write(chunk);
+        onProgress?.(chunk.length);
+      }
+      if (expected?.size !== undefined && size !== expected.size) {
+        throw new DigestMismatchError(`blob ${name} is truncated: got ${size} of ${expected.size} bytes`, name);
+      }
+      const digest = `sha256:${hash.digest('hex')}`;
+      if (expected?.digest && digest !== expected.digest) {
+        throw new DigestMismatchError(`blob ${expected.digest} failed verification: its content has digest ${digest}`, expected.digest, digest);
+      }
+      await fh.sync();
+      await fh.close();
+      fs.renameSync(tmp, this.blobPath(digest));
+      return digest;
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      fs.rmSync(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  putBlobBytes(bytes: Buffer, expected?: { digest?: string; size?: number }): Promise<string> {
+    return this.putBlob([bytes], expected);
+  }
+
+  // ---- unpacked layers (filled by src/image/unpack) ----
+
+  tmpDir(): string {
+    return join(this.root, 'tmp');
+  }
+
+  layerPath(diffId: string): string {
+    validateDigest(diffId);
+    return join(this.root, 'layers', 'sha256', diffId.slice(7));
+  }
+
+  hasLayer(diffId: string): boolean {
+    return fs.existsSync(this.layerPath(diffId));
+  }
+
+  // ---- locks ----
+
+  private lockPath(name: string): string {
+    const safe = name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80);
+    const tag = createHash('sha256').update(name).digest('hex').slice(0, 12);
+    return join(this.root, 'locks', `${safe}-${tag}.lock`);
+  }
+
+  /** One attempt: true when we now hold the lock. Breaks a lock whose pid is dead. */
+  private tryLock(path: string): boolean {
+    try {
+      const fd = fs.openSync(path, 'wx', 0o600);
+      fs.writeSync(fd, String(process.pid));
+      fs.closeSync(fd);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    this.breakIfStale(path);
+    return false;
+  }
+
+  private breakIfStale(path: string): void {
+    let owner: number;
+    let age: number;
+    try {
+      owner = Number(fs.readFileSync(path, 'utf8').trim() || NaN);
+      age = Date.now() - fs.statSync(path).mtimeMs;
+    } catch {
+      return; // released meanwhile
+    }
+    // An empty file is a holder that died between create and write (or is writing now).
+    if (Number.isNaN(owner) ? age < 5000 : pidAlive(owner)) return;
+    // Break under a second lock so two breakers cannot remove each other's fresh lock.
+    const breaker = `${path}.break`;
+    try {
+      fs.closeSync(fs.openSync(breaker, 'wx', 0o600));
+    } catch {
+      try {
+        if (Date.now() - fs.statSync(breaker).mtimeMs > 10000) fs.rmSync(breaker, { force: true });
+      } catch {
+        /* gone already */
+      }
+      return;
+    }
+    try {
+      const again = Number(fs.readFileSync(path, 'utf8').trim() || NaN);
+      if (again === owner || (Number.isNaN(again) && Number.isNaN(owner))) fs.rmSync(path, { force: true });
+    } catch {
+      /* released meanwhile */
+    } finally {
+      fs.rmSync(breaker, { force: true });
+    }
+  }
+
+  /** Runs fn holding an exclusive lock (across processes) named `name`. Not re-entrant. */
+  async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    this.ensureLayout();
+    const path = this.lockPath(name);
+    let wait = 5;
+    while (!this.tryLock(path)) {
+      await sleep(wait);
+      wait = Math.min(wait * 2, 100);
+    }
+    try {
+      return await fn();
+    } finally {
+      fs.rmSync(path, { force: true });
+    }
+  }
+
+  private withLockSync<T>(name: string, fn: () => T): T {
+    this.ensureLayout();
+    const path = this.lockPath(name);
+    let wait = 2;
+    while (!this.tryLock(path)) {
+      sleepSync(wait);
+      wait = Math.min(wait * 2, 50);
+    }
+    try {
+      return fn();
+    } finally {
+      fs.rmSync(path, { force: true });
+    }
+  }
+
+  // ---- image records ----
+
+  private imagesFile(): string {
+    return join(this.root, 'images.json');
+  }
+
+  private readImages(): ImageRecord[] {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.imagesFile(), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    try {
+      const parsed = JSON.parse(text) as ImagesFile;
+      return Array.isArray(parsed.images) ? parsed.images : [];
+    } catch (e) {
+      throw new ImageError(`${this.imagesFile()} is corrupt (${(e as Error).message}); move it away to start an empty store`);
+    }
+  }
+
+  private writeImages(images: ImageRecord[]): void {
+    const tmp = this.tmpName('images');
+    const fd = fs.openSync(tmp, 'wx', 0o600);
+    try {
+      fs.writeSync(fd, JSON.stringify({ version: 1, images } satisfies ImagesFile, null, 1) + '\n');
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, this.imagesFile());
+  }
+
+  listImages(): ImageRecord[] {
+    return this.readImages();
+  }
+
+  /** By normalised or short name ("busybox"), name@digest, manifest digest, or image id (prefix). */
+  getImage(ref: string): ImageRecord | undefined {
+    return this.resolve(this.readImages(), ref)[0];
+  }
+
+  /** Matches, most specific first; an id prefix matching several different images is an error. */
+  private resolve(images: ImageRecord[], ref: string): ImageRecord[] {
+    const exact = images.filter((r) => r.name !== '' && r.name === ref);
+    if (exact.length) return exact;
+    let parsed;
+    try {
+      parsed = parseReference(ref);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed) {
+      const repo = repositoryName(parsed);
+      const repoOf = (r: ImageRecord): string => r.repository ?? r.name.replace(/:[^:/]*$/, '');
+      if (parsed.digest) {
+        const d = parsed.digest;
+        const hits = images.filter((r) => (r.manifestDigest === d || r.indexDigest === d) && repoOf(r) === repo);
+        if (hits.length) return hits;
+      } else {
+        const name = storeName(parsed);
+        const hits = images.filter((r) => r.name === name);
+        if (hits.length) return hits;
+      }
+    }
+    const m = ID_PREFIX_RE.exec(ref);
+    if (!m && DIGEST_RE.test(ref) === false) return [];
+    const hex = m ? m[1] : ref.slice(7);
+    const full = ref.startsWith('sha256:') && hex.length === 64;
+    const byId = images.filter((r) => r.configDigest.slice(7).startsWith(hex));
+    const byDigest = full ? images.filter((r) => r.manifestDigest === ref || r.indexDigest === ref) : [];
+    const hits = byId.length ? byId : byDigest;
+    const ids = new Set(hits.map((r) => r.configDigest));
+    if (ids.size > 1) throw new ImageError(`"${ref}" matches ${ids.size} images; give more of the image id`);
+    return hits;
+  }
+
+  /** Adds or replaces the record with the same name (or, digest-only, the same repository and manifest). */
+  putImage(rec: ImageRecord): void {
+    for (const d of [rec.manifestDigest, rec.configDigest, ...rec.layers.flatMap((l) => [l.digest, l.diffId])]) validateDigest(d);
+    if (rec.indexDigest) validateDigest(rec.indexDigest);
+    this.withLockSync('images.json', () => {
+      const same = (r: ImageRecord): boolean =>
+        rec.name !== '' ? r.name === rec.name : r.name === '' && r.manifestDigest === rec.manifestDigest && r.repository === rec.repository;
+      const images = this.readImages().filter((r) => !same(r));
+      images.push(rec);
+      this.writeImages(images);
+    });
+  }
+
+  /**
+   * Removes the image's record, then the blobs and unpacked layers no other
+   * image uses. An id naming several tagged records must be removed by name.
+   */
+  removeImage(ref: string): { removedBlobs: string[]; removedLayers: string[] } {
+    return this.withLockSync('images.json', () => {
+      const images = this.readImages();
+      const hits = this.resolve(images, ref);
+      if (hits.length === 0) throw new ImageNotFoundError(`image "${ref}" is not in the store (see ccrun images)`);
+      if (hits.length > 1) {
+        const names = hits.map((r) => r.name || `${r.repository ?? '<none>'}@${r.manifestDigest}`);
+        throw new ImageError(`"${ref}" names ${hits.length} images (${names.join(', ')}); remove them by name`);
+      }
+      const gone = hits[0];
+      const rest = images.filter((r) => r !== gone);
+      this.writeImages(rest);
+      const keptBlobs = new Set<string>();
+      const keptLayers = new Set<string>();
+      for (const r of rest) {
+        for (const d of blobsOf(r)) keptBlobs.add(d);
+        for (const l of r.layers) keptLayers.add(l.diffId);
+      }
+      const removedBlobs: string[] = [];
+      const removedLayers: string[] = [];
+      for (const d of new Set(blobsOf(gone))) {
+        if (keptBlobs.has(d)) continue;
+        fs.rmSync(this.blobPath(d), { force: true });
+        removedBlobs.push(d);
+      }
+      for (const l of gone.layers) {
+        if (keptLayers.has(l.diffId) || removedLayers.includes(l.diffId) || !this.hasLayer(l.diffId)) continue;
+        // Rename first so the tree vanishes at once; then delete it at leisure.
+        const doomed = this.tmpName('rm');
+        fs.renameSync(this.layerPath(l.diffId), doomed);
+        fs.rmSync(doomed, { recursive: true, force: true });
+        removedLayers.push(l.diffId);
+      }
+      return { removedBlobs, removedLayers };
+    });
+  }
+}
+
+function blobsOf(r: ImageRecord): string[] {
+  const out = [r.manifestDigest, r.configDigest, ...r.layers.map((l) => l.digest)];
+  if (r.indexDigest) out.push(r.indexDigest);
+  return out;
+}

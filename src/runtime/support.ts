@@ -1,0 +1,69 @@
+// What ccrun implements today: the one source of truth for `ccrun features`
+// (src/runtime/features.ts) and for the planner, which refuses a config that
+// asks for anything not listed here, by name. When a feature lands, flip it
+// here and both follow.
+import {
+  CAPABILITIES,
+  MOUNT_FLAG_OPTIONS,
+  MOUNT_TYPES,
+  PROPAGATION_OPTIONS,
+  RECURSIVE_MOUNT_OPTIONS,
+} from './config/tables';
+import type { NamespaceType } from './config/types';
+
+export type HookName = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
+
+export interface RuntimeSupport {
+  /** Namespace types that can be created or joined. */
+  readonly namespaces: readonly NamespaceType[];
+  /** Hook kinds that are run. */
+  readonly hooks: readonly HookName[];
+  /** Mount types (mounts[].type) that are handled. */
+  readonly mountTypes: readonly string[];
+  /** Mount options (mounts[].options) that are recognised, filesystem data options aside. */
+  readonly mountOptions: readonly string[];
+  /** Capability names that can be granted. */
+  readonly capabilities: readonly string[];
+  readonly cgroup: {
+    readonly v1: boolean;
+    readonly v2: boolean;
+    readonly systemd: boolean;
+    readonly systemdUser: boolean;
+    readonly rdma: boolean;
+  };
+  readonly seccomp: {
+    readonly enabled: boolean;
+    readonly actions: readonly string[];
+    readonly operators: readonly string[];
+    readonly archs: readonly string[];
+    readonly knownFlags: readonly string[];
+    readonly supportedFlags: readonly string[];
+  };
+  readonly apparmor: boolean;
+  readonly selinux: boolean;
+  readonly intelRdt: boolean;
+  readonly mountExtensions: { readonly idmap: boolean };
+  readonly personality: boolean;
+  /** Lowest and highest runtime-spec version accepted in config.json. */
+  readonly ociVersionMin: string;
+  readonly ociVersionMax: string;
+}
+
+export const SUPPORT: RuntimeSupport = {
+  namespaces: ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup'],
+  hooks: [],
+  mountTypes: [...MOUNT_TYPES],
+  // tmpcopyup and idmap (tables.ts SPECIAL_MOUNT_OPTIONS) are not implemented yet.
+  mountOptions: [...MOUNT_FLAG_OPTIONS.keys(), ...PROPAGATION_OPTIONS.keys(), ...RECURSIVE_MOUNT_OPTIONS.keys()],
+  capabilities: [...CAPABILITIES],
+  cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
+  // Lists stay empty while seccomp is disabled: they say what is supported.
+  seccomp: { enabled: false, actions: [], operators: [], archs: [], knownFlags: [], supportedFlags: [] },
+  apparmor: false,
+  selinux: false,
+  intelRdt: false,
+  mountExtensions: { idmap: false },
+  personality: false,
+  ociVersionMin: '1.0.0',
+  ociVersionMax: '1.2.0',
+};

@@ -1,0 +1,127 @@
+// Small helpers to read and write cgroupfs files. Writes name the OCI field
+// they come from, so a value the kernel rejects is reported against the
+// config, not as a bare EINVAL.
+import { readFileSync, writeFileSync, existsSync, readdirSync, rmdirSync, statSync } from 'fs';
+import { join } from 'path';
+import { ConfigError, HostError } from '../runtime/errors';
+
+export function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses "a number" or "max" (-> Infinity) files; undefined when missing. */
+export function readNumber(file: string): number | undefined {
+  const t = readText(file)?.trim();
+  if (t === undefined || t === '') return undefined;
+  if (t === 'max') return Infinity;
+  const n = Number(t.split(/\s+/)[0]);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** "key value" per line files (memory.stat, cpu.stat, memory.events, ...). */
+export function readKeyValues(file: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of (readText(file) ?? '').split('\n')) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k && v !== undefined && /^-?\d+$/.test(v)) out[k] = Number(v);
+  }
+  return out;
+}
+
+export function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes one cgroup file. `field` is the OCI name of the value
+ * ("linux.resources.memory.limit"), used in the error.
+ */
+export function writeCgroupFile(dir: string, file: string, value: string, field: string): void {
+  const path = join(dir, file);
+  if (!existsSync(path)) {
+    throw new HostError(`${field}: this host cannot honour it (${path} does not exist: controller or kernel feature missing)`);
+  }
+  try {
+    writeFileSync(path, value);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why =
+      err.code === 'EINVAL' || err.code === 'ERANGE'
+        ? 'the kernel rejected the value'
+        : err.code === 'EBUSY'
+          ? 'the cgroup is busy (for memory: usage is above the new limit)'
+          : err.code === 'EPERM' || err.code === 'EACCES'
+            ? 'permission denied'
+            : err.code ?? err.message;
+    const Err = err.code === 'EINVAL' || err.code === 'ERANGE' || err.code === 'EBUSY' ? ConfigError : HostError;
+    throw new Err(`${field}: cannot write "${value.trim()}" to ${path}: ${why}`);
+  }
+}
+
+/** Every cgroup directory at or below dir, deepest first (for rmdir). */
+export function cgroupTreeDeepestFirst(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    } catch {
+      return;
+    }
+    for (const e of entries) walk(join(d, e));
+    out.push(d);
+  };
+  if (isDir(dir)) walk(dir);
+  return out;
+}
+
+/** Processes in cgroup.procs of dir and every cgroup below it. */
+export function procsBelow(dir: string): number[] {
+  const pids = new Set<number>();
+  for (const d of cgroupTreeDeepestFirst(dir)) {
+    for (const l of (readText(join(d, 'cgroup.procs')) ?? '').split('\n')) if (l.trim()) pids.add(Number(l));
+  }
+  return [...pids].sort((a, b) => a - b);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** rmdir a cgroup tree, deepest first; EBUSY right after the last exit is transient, so retry briefly. */
+export async function removeCgroupTree(dir: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const d of cgroupTreeDeepestFirst(dir)) {
+    for (;;) {
+      try {
+        rmdirSync(d);
+        break;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') break;
+        if (code === 'EBUSY' && Date.now() < deadline) {
+          await sleep(20);
+          continue;
+        }
+        throw new HostError(`cannot remove cgroup ${d}: ${code ?? (e as Error).message}`);
+      }
+    }
+  }
+}
+
+/** Signals each pid, ignoring the ones that exited meanwhile. */
+export function signalPids(pids: number[], signal: number): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+    }
+  }
+}

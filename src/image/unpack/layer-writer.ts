@@ -1,0 +1,319 @@
+// Writes one layer's tar entries into a directory in overlayfs lower-dir
+// format, so the directory can be used directly as an overlay lower layer:
+//  - `.wh.NAME` becomes a character device 0:0 named NAME (an overlay whiteout);
+//  - `.wh..wh..opq` sets trusted.overlay.opaque=y on its directory, wherever
+//    in the layer it comes (before or after that directory's other entries);
+//  - other `.wh..wh.*` names (aufs bookkeeping) are dropped;
+//  - trusted.overlay.* xattrs in the tar are ignored (a layer must not steer
+//    overlayfs itself).
+// Ownership is numeric (lchown to the tar's uid/gid), the mode is set after
+// chown (chown clears setuid/setgid), directory modes and mtimes are applied
+// last, deepest first, once their children exist.
+//
+// Hardlinks to a file of a lower layer: an isolated layer directory cannot
+// link to another layer's inode. What overlayfs itself does on link(2) to a
+// lower file is copy it up and link the copy; we do the same: the target is
+// copied (content, owner, mode, xattrs, mtimes) from the top-most lower layer
+// that has it into this layer at the target's path, and the new name is
+// linked to the copy. The merged view is then what the layer's author saw.
+import {
+  chmodSync,
+  closeSync,
+  constants as C,
+  copyFileSync,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from 'fs';
+import { lgetxattr, llistxattr, lsetxattr, lutimes, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from './fs-ops';
+import { BadLayerEntryError, UnsafeLayerEntryError } from './errors';
+import { cleanEntryPath, lstatOrNull, ParentGuard } from './safe-path';
+import type { TarEntry, TarHandler } from './tar-reader';
+
+export const WHITEOUT_PREFIX = '.wh.';
+export const OPAQUE_MARKER = '.wh..wh..opq';
+export const OPAQUE_XATTR = 'trusted.overlay.opaque';
+
+export function isWhiteout(st: Stats): boolean {
+  return st.isCharacterDevice() && st.rdev === 0;
+}
+
+export function isOpaqueDir(abs: string): boolean {
+  const v = lgetxattr(abs, OPAQUE_XATTR);
+  return v !== null && v.toString() === 'y';
+}
+
+interface DirMeta {
+  abs: string;
+  mode: number;
+  atime: number;
+  mtime: number;
+}
+
+export class LayerWriter implements TarHandler {
+  private readonly guard: ParentGuard;
+  private readonly dirs = new Map<string, DirMeta>();
+  private fd = -1;
+  private fileEntry?: TarEntry;
+  private written = 0;
+
+  /**
+   * @param root the (new, empty) directory to write into
+   * @param lowers unpacked lower layers, top-most first (for hardlinks into them)
+   */
+  constructor(
+    private readonly root: string,
+    private readonly lowers: string[] = [],
+  ) {
+    this.guard = new ParentGuard(root);
+  }
+
+  entry(e: TarEntry): void {
+    const rel = cleanEntryPath(e.path);
+    if (rel === '') {
+      if (e.type !== 'dir') throw new UnsafeLayerEntryError(e.path, 'the root of the layer must be a directory');
+      this.dirs.set('', { abs: this.root, mode: e.mode, atime: e.atime ?? e.mtime, mtime: e.mtime });
+      lchownSync(this.root, e.uid, e.gid);
+      return;
+    }
+    const slash = rel.lastIndexOf('/');
+    const base = rel.slice(slash + 1);
+    if (base.startsWith(WHITEOUT_PREFIX)) {
+      this.whiteout(e, rel, slash, base);
+      return;
+    }
+    this.guard.parents(rel, e.path, true);
+    const abs = `${this.root}/${rel}`;
+    const existing = lstatOrNull(abs);
+    if (existing) {
+      if (existing.isDirectory() && e.type === 'dir') {
+        // A directory over a directory keeps its children: only metadata changes.
+        this.dirMeta(e, rel, abs);
+        return;
+      }
+      this.remove(rel, abs, existing);
+    }
+    switch (e.type) {
+      case 'file':
+        this.fd = openSync(abs, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+        this.fileEntry = e;
+        this.written = 0;
+        return; // data() and entryEnd() finish it
+      case 'dir':
+        mkdirSync(abs, 0o700);
+        this.guard.remember(rel);
+        this.dirMeta(e, rel, abs);
+        return;
+      case 'symlink':
+        // Stored as-is (absolute, relative or dangling): it is only ever read, never followed here.
+        symlinkSync(e.linkname, abs);
+        this.meta(e, abs, false);
+        return;
+      case 'link':
+        this.hardlink(e, abs);
+        return;
+      case 'char':
+        mknod(abs, S_IFCHR | (e.mode & 0o7777), e.devmajor, e.devminor);
+        this.meta(e, abs, true);
+        return;
+      case 'block':
+        mknod(abs, S_IFBLK | (e.mode & 0o7777), e.devmajor, e.devminor);
+        this.meta(e, abs, true);
+        return;
+      case 'fifo':
+        mknod(abs, S_IFIFO | (e.mode & 0o7777), 0, 0);
+        this.meta(e, abs, true);
+        return;
+    }
+  }
+
+  data(chunk: Buffer): void {
+    let off = 0;
+    while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
+    this.written += chunk.length;
+  }
+
+  entryEnd(): void {
+    if (this.fd < 0 || !this.fileEntry) return;
+    const e = this.fileEntry;
+    const fd = this.fd;
+    this.fd = -1;
+    this.fileEntry = undefined;
+    try {
+      fchownSync(fd, e.uid, e.gid);
+      fchmodSync(fd, e.mode); // after chown: chown clears setuid/setgid
+      futimesSync(fd, e.atime ?? e.mtime, e.mtime);
+    } finally {
+      closeSync(fd);
+    }
+    this.xattrs(e, `${this.root}/${cleanEntryPath(e.path)}`);
+  }
+
+  /** Directory modes and mtimes, deepest first, once all children exist. */
+  finish(): void {
+    const all = [...this.dirs.entries()].sort((a, b) => depth(b[0]) - depth(a[0]));
+    for (const [, d] of all) {
+      chmodSync(d.abs, d.mode);
+      lutimes(d.abs, d.atime, d.mtime);
+    }
+  }
+
+  /** Closes an open file after a failure (the directory is removed by the caller). */
+  abort(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  private whiteout(e: TarEntry, rel: string, slash: number, base: string): void {
+    const dirRel = slash < 0 ? '' : rel.slice(0, slash);
+    if (base === OPAQUE_MARKER) {
+      this.guard.parents(rel, e.path, true);
+      const dirAbs = dirRel === '' ? this.root : `${this.root}/${dirRel}`;
+      const st = lstatOrNull(dirAbs);
+      if (st && !st.isDirectory()) throw new UnsafeLayerEntryError(e.path, `"${dirRel}" is not a directory`);
+      if (!st) {
+        mkdirSync(dirAbs, 0o755);
+        this.guard.remember(dirRel);
+      }
+      lsetxattr(dirAbs, OPAQUE_XATTR, Buffer.from('y'));
+      return;
+    }
+    if (base.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX)) return; // aufs metadata (.wh..wh.plnk, ...)
+    const name = base.slice(WHITEOUT_PREFIX.length);
+    const targetRel = dirRel === '' ? name : `${dirRel}/${name}`;
+    cleanEntryPath(targetRel, e.path);
+    if (name === '.' || name === '..') throw new UnsafeLayerEntryError(e.path, 'whiteout of "." or ".."');
+    this.guard.parents(targetRel, e.path, true);
+    const abs = `${this.root}/${targetRel}`;
+    const existing = lstatOrNull(abs);
+    if (existing) this.remove(targetRel, abs, existing);
+    mknod(abs, S_IFCHR, 0, 0);
+    lchownSync(abs, e.uid, e.gid);
+  }
+
+  private hardlink(e: TarEntry, abs: string): void {
+    const targetRel = cleanEntryPath(e.linkname, e.path);
+    if (targetRel === '') throw new UnsafeLayerEntryError(e.path, 'hardlink to the root directory');
+    let st: Stats | null = null;
+    if (this.guard.parents(targetRel, e.path, false)) st = lstatOrNull(`${this.root}/${targetRel}`);
+    if (!st) {
+      st = this.copyUp(e, targetRel);
+    }
+    if (st.isDirectory()) throw new BadLayerEntryError(e.path, `hardlink to directory "${e.linkname}"`);
+    linkSync(`${this.root}/${targetRel}`, abs);
+  }
+
+  /** Copies a lower layer's file into this layer (see the header comment). */
+  private copyUp(e: TarEntry, targetRel: string): Stats {
+    const found = findInLowers(this.lowers, targetRel);
+    if (!found) {
+      const where = this.lowers.length ? 'this layer or the layers below it' : 'this layer (and no lower layers were given)';
+      throw new BadLayerEntryError(e.path, `hardlink target "${e.linkname}" is not in ${where}`);
+    }
+    const { path: src, stat: st, layer } = found;
+    this.guard.parents(targetRel, e.path, true, (dirRel) => {
+      // Copied-up parents take their lower counterparts' owner and mode, as overlayfs does.
+      const lower = lstatOrNull(`${layer}/${dirRel}`);
+      if (lower?.isDirectory()) {
+        const dAbs = `${this.root}/${dirRel}`;
+        lchownSync(dAbs, lower.uid, lower.gid);
+        this.dirs.set(dirRel, { abs: dAbs, mode: lower.mode & 0o7777, atime: lower.atimeMs / 1000, mtime: lower.mtimeMs / 1000 });
+      }
+    });
+    const dst = `${this.root}/${targetRel}`;
+    if (st.isFile()) copyFileSync(src, dst, C.COPYFILE_FICLONE);
+    else throw new BadLayerEntryError(e.path, `hardlink target "${e.linkname}" in a lower layer is not a regular file`);
+    lchownSync(dst, st.uid, st.gid);
+    chmodSync(dst, st.mode & 0o7777);
+    for (const name of llistxattr(src)) {
+      const v = lgetxattr(src, name);
+      if (v !== null) lsetxattr(dst, name, v);
+    }
+    lutimes(dst, st.atimeMs / 1000, st.mtimeMs / 1000);
+    return st;
+  }
+
+  private dirMeta(e: TarEntry, rel: string, abs: string): void {
+    lchownSync(abs, e.uid, e.gid);
+    this.xattrs(e, abs);
+    this.dirs.set(rel, { abs, mode: e.mode, atime: e.atime ?? e.mtime, mtime: e.mtime });
+  }
+
+  private meta(e: TarEntry, abs: string, chmod: boolean): void {
+    lchownSync(abs, e.uid, e.gid);
+    if (chmod) chmodSync(abs, e.mode);
+    this.xattrs(e, abs);
+    lutimes(abs, e.atime ?? e.mtime, e.mtime);
+  }
+
+  private xattrs(e: TarEntry, abs: string): void {
+    for (const [name, value] of e.xattrs) {
+      if (name.startsWith('trusted.overlay.')) continue;
+      lsetxattr(abs, name, value);
+    }
+  }
+
+  private remove(rel: string, abs: string, st: Stats): void {
+    if (st.isDirectory()) {
+      rmSync(abs, { recursive: true, force: true });
+      this.guard.forget(rel);
+      const prefix = rel + '/';
+      for (const k of this.dirs.keys()) if (k === rel || k.startsWith(prefix)) this.dirs.delete(k);
+    } else {
+      unlinkSync(abs);
+    }
+  }
+}
+
+function depth(rel: string): number {
+  if (rel === '') return 0;
+  let n = 1;
+  for (let i = 0; i < rel.length; i++) if (rel.charCodeAt(i) === 47) n++;
+  return n;
+}
+
+/**
+ * The top-most lower layer's copy of `rel`, honouring whiteouts, opaque
+ * directories and non-directories that hide what is below them.
+ */
+export function findInLowers(lowers: string[], rel: string): { path: string; stat: Stats; layer: string } | null {
+  const parts = rel.split('/');
+  for (const layer of lowers) {
+    let cur = layer;
+    let hidden = false;
+    for (let i = 0; i < parts.length; i++) {
+      cur = `${cur}/${parts[i]}`;
+      const st = lstatOrNull(cur);
+      if (!st) {
+        // Absent here; an opaque directory on the way hides all lower layers.
+        hidden = anyOpaque(layer, parts.slice(0, i));
+        break;
+      }
+      if (isWhiteout(st)) return null;
+      if (i === parts.length - 1) return { path: cur, stat: st, layer };
+      if (!st.isDirectory()) return null; // a file or symlink here hides everything below
+    }
+    if (hidden) return null;
+  }
+  return null;
+}
+
+/** Is the layer's root, or any of the directories `parts` walks through, opaque? */
+function anyOpaque(layer: string, parts: string[]): boolean {
+  let cur = layer;
+  if (isOpaqueDir(cur)) return true;
+  for (const p of parts) {
+    cur = `${cur}/${p}`;
+    if (isOpaqueDir(cur)) return true;
+  }
+  return false;
+}

@@ -1,5 +1,5 @@
 // Reading a bundle's config.json: the errors a user sees for a bad bundle.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -7,7 +7,7 @@ import { loadBundleConfig } from '../../src/runtime/config/load';
 import { defaultSpec } from '../../src/runtime/config/default-spec';
 import { ConfigError, NotFoundError } from '../../src/runtime/errors';
 
-function tempDir(t: Tap.Test): string {
+function tempDir(t: Test): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccrun-load-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;

@@ -2,6 +2,7 @@
 // ajv at build time into config-validator.js, so ajv never loads at run time),
 // then the rules a schema cannot say. Errors name the JSON path and the
 // problem in plain words: "config.json: /process/args must be a non-empty array".
+import * as fs from 'fs';
 import * as path from 'path';
 import { ConfigError } from '../errors';
 import type { Spec } from './types';
@@ -23,6 +24,7 @@ interface CompiledValidator {
 const MAX_REPORTED = 5;
 
 let compiled: CompiledValidator | undefined;
+let loadedFrom: { file: string; codeCacheUsed: boolean } | undefined;
 
 function compiledValidator(): CompiledValidator {
   if (compiled) return compiled;
@@ -32,15 +34,38 @@ function compiledValidator(): CompiledValidator {
     path.join(__dirname, 'config-validator.js'),
     path.resolve(__dirname, '../../../dist/runtime/config/config-validator.js'),
   ];
-  for (const file of candidates) {
-    try {
-      compiled = require(file) as CompiledValidator;
-      return compiled;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
-    }
+  const file = candidates.find((f) => fs.existsSync(f));
+  if (!file) throw new Error('the config.json validator is not built: run "npm run build:ts" (scripts/build-validators.js)');
+  compiled = loadWithCodeCache(file);
+  return compiled;
+}
+
+/**
+ * Loads the generated CommonJS validator as require() would, but through
+ * vm.Script with the V8 code cache that scripts/build-validators.js wrote
+ * next to it: compiling the 100 KB validator is most of its first-use cost.
+ * A missing or rejected cache (another Node version) only costs time.
+ */
+function loadWithCodeCache(file: string): CompiledValidator {
+  const vm = require('vm') as typeof import('vm');
+  const source = fs.readFileSync(file, 'utf8');
+  let cachedData: Buffer | undefined;
+  try {
+    cachedData = fs.readFileSync(file.replace(/\.js$/, '.cache'));
+  } catch {
+    cachedData = undefined;
   }
-  throw new Error('the config.json validator is not built: run "npm run build:ts" (scripts/build-validators.js)');
+  // The same wrapper as the build script's, or V8 rejects the cache.
+  const script = new vm.Script(`(function (module, exports) {${source}\n})`, { filename: file, cachedData });
+  const mod = { exports: {} as unknown };
+  (script.runInThisContext() as (m: typeof mod, e: unknown) => void)(mod, mod.exports);
+  loadedFrom = { file, codeCacheUsed: cachedData !== undefined && !script.cachedDataRejected };
+  return mod.exports as CompiledValidator;
+}
+
+/** Where the validator came from and whether its code cache was accepted (for tests and --debug). */
+export function validatorLoadInfo(): { file: string; codeCacheUsed: boolean } | undefined {
+  return loadedFrom;
 }
 
 /**

@@ -91,7 +91,9 @@ export class LayerWriter implements TarHandler {
       this.whiteout(e, rel, slash, base);
       return;
     }
-    this.guard.parents(rel, e.path, true);
+    // A hardlink's target may need copying up first, parents included.
+    if (e.type === 'link') this.linkTarget(e);
+    this.guard.parents(rel, e.path, true, this.adoptLowerDir);
     const abs = `${this.root}/${rel}`;
     const existing = lstatOrNull(abs);
     if (existing) {
@@ -176,7 +178,7 @@ export class LayerWriter implements TarHandler {
   private whiteout(e: TarEntry, rel: string, slash: number, base: string): void {
     const dirRel = slash < 0 ? '' : rel.slice(0, slash);
     if (base === OPAQUE_MARKER) {
-      this.guard.parents(rel, e.path, true);
+      this.guard.parents(rel, e.path, true, this.adoptLowerDir);
       const dirAbs = dirRel === '' ? this.root : `${this.root}/${dirRel}`;
       const st = lstatOrNull(dirAbs);
       if (st && !st.isDirectory()) throw new UnsafeLayerEntryError(e.path, `"${dirRel}" is not a directory`);
@@ -192,7 +194,7 @@ export class LayerWriter implements TarHandler {
     const targetRel = dirRel === '' ? name : `${dirRel}/${name}`;
     cleanEntryPath(targetRel, e.path);
     if (name === '.' || name === '..') throw new UnsafeLayerEntryError(e.path, 'whiteout of "." or ".."');
-    this.guard.parents(targetRel, e.path, true);
+    this.guard.parents(targetRel, e.path, true, this.adoptLowerDir);
     const abs = `${this.root}/${targetRel}`;
     const existing = lstatOrNull(abs);
     if (existing) this.remove(targetRel, abs, existing);
@@ -200,17 +202,37 @@ export class LayerWriter implements TarHandler {
     lchownSync(abs, e.uid, e.gid);
   }
 
-  private hardlink(e: TarEntry, abs: string): void {
+  /** The hardlink target's path in this layer, copied up from a lower layer if need be. */
+  private linkTarget(e: TarEntry): string {
     const targetRel = cleanEntryPath(e.linkname, e.path);
     if (targetRel === '') throw new UnsafeLayerEntryError(e.path, 'hardlink to the root directory');
     let st: Stats | null = null;
     if (this.guard.parents(targetRel, e.path, false)) st = lstatOrNull(`${this.root}/${targetRel}`);
-    if (!st) {
-      st = this.copyUp(e, targetRel);
-    }
+    if (!st) st = this.copyUp(e, targetRel);
     if (st.isDirectory()) throw new BadLayerEntryError(e.path, `hardlink to directory "${e.linkname}"`);
-    linkSync(`${this.root}/${targetRel}`, abs);
+    return targetRel;
   }
+
+  private hardlink(e: TarEntry, abs: string): void {
+    linkSync(`${this.root}/${this.linkTarget(e)}`, abs);
+  }
+
+  /**
+   * A directory this layer needs but does not list takes the attributes of
+   * the same directory in the layers below (when known), so the merged view
+   * keeps them; otherwise it stays 0755 root:root, as Docker makes it.
+   */
+  private readonly adoptLowerDir = (dirRel: string): void => {
+    for (const layer of this.lowers) {
+      const lower = lstatOrNull(`${layer}/${dirRel}`);
+      if (!lower) continue;
+      if (!lower.isDirectory()) return;
+      const dAbs = `${this.root}/${dirRel}`;
+      lchownSync(dAbs, lower.uid, lower.gid);
+      this.dirs.set(dirRel, { abs: dAbs, mode: lower.mode & 0o7777, atime: lower.atimeMs / 1000, mtime: lower.mtimeMs / 1000 });
+      return;
+    }
+  };
 
   /** Copies a lower layer's file into this layer (see the header comment). */
   private copyUp(e: TarEntry, targetRel: string): Stats {
@@ -219,16 +241,8 @@ export class LayerWriter implements TarHandler {
       const where = this.lowers.length ? 'this layer or the layers below it' : 'this layer (and no lower layers were given)';
       throw new BadLayerEntryError(e.path, `hardlink target "${e.linkname}" is not in ${where}`);
     }
-    const { path: src, stat: st, layer } = found;
-    this.guard.parents(targetRel, e.path, true, (dirRel) => {
-      // Copied-up parents take their lower counterparts' owner and mode, as overlayfs does.
-      const lower = lstatOrNull(`${layer}/${dirRel}`);
-      if (lower?.isDirectory()) {
-        const dAbs = `${this.root}/${dirRel}`;
-        lchownSync(dAbs, lower.uid, lower.gid);
-        this.dirs.set(dirRel, { abs: dAbs, mode: lower.mode & 0o7777, atime: lower.atimeMs / 1000, mtime: lower.mtimeMs / 1000 });
-      }
-    });
+    const { path: src, stat: st } = found;
+    this.guard.parents(targetRel, e.path, true, this.adoptLowerDir);
     const dst = `${this.root}/${targetRel}`;
     if (st.isFile()) copyFileSync(src, dst, C.COPYFILE_FICLONE);
     else throw new BadLayerEntryError(e.path, `hardlink target "${e.linkname}" in a lower layer is not a regular file`);

@@ -57,7 +57,7 @@ export async function buildRootfs(store: LayerDirs, diffIds: string[], target: s
     if (!existing.isDirectory()) throw new ImageError(`${target} exists and is not a directory`);
     if (readdirSync(target).length > 0) throw new ImageError(`${target} is not empty`);
   } else {
-    mkdirSync(target, 0o755);
+    mkdirSync(target, { recursive: true, mode: 0o755 });
   }
   const times = new Map<string, Times>();
   for (const dir of dirs) applyLayer(dir, target, times);

@@ -71,6 +71,10 @@ export interface Override {
   status: number;
   headers?: Record<string, string>;
   body?: Buffer | string;
+  /** Answer this many times, then pass requests through again (default: until removed). */
+  times?: number;
+  /** Only for these methods (default: all). */
+  methods?: string[];
 }
 
 export interface RegistryRig {
@@ -340,7 +344,8 @@ export async function startRegistry(t: Teardown): Promise<RegistryRig> {
   const proxy = http.createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const o = overrides.get(path);
-    if (o) {
+    if (o && (o.methods === undefined || o.methods.includes(req.method ?? ''))) {
+      if (o.times !== undefined && --o.times <= 0) overrides.delete(path);
       res.writeHead(o.status, o.headers ?? {});
       res.end(req.method === 'HEAD' ? undefined : o.body);
       return;
@@ -443,7 +448,7 @@ export async function startRegistry(t: Teardown): Promise<RegistryRig> {
       else faults.delete(digest);
     },
     override(path, o) {
-      if (o) overrides.set(path, o);
+      if (o) overrides.set(path, { ...o });
       else overrides.delete(path);
     },
     requireAuth(prefix) {

@@ -215,8 +215,9 @@ t.test('messages name the JSON path and the problem', async (t) => {
     ['consoleSize incomplete', (c) => (c.process.consoleSize = { height: 24 }), 'config.json: /process/consoleSize is missing required field "width"'],
     ['personality domain', (c) => (c.linux.personality = { domain: 'LINUX64' }), 'config.json: /linux/personality/domain must be one of LINUX, LINUX32'],
     ['timeOffsets clock', (c) => (c.linux.timeOffsets = { realtime: { secs: 1 } }), 'config.json: /linux/timeOffsets/realtime is not a clock: use "boottime" or "monotonic"'],
+    ['ioPriority without priority', (c) => (c.process.ioPriority = { class: 'IOPRIO_CLASS_RT' }), 'config.json: /process/ioPriority is missing required field "priority"'],
     ['scheduler without policy', (c) => (c.process.scheduler = { nice: 1 }), 'config.json: /process/scheduler is missing required field "policy"'],
-    ['ioPriority class', (c) => (c.process.ioPriority = { class: 'BE' }), 'config.json: /process/ioPriority/class must be one of IOPRIO_CLASS_RT, IOPRIO_CLASS_BE, IOPRIO_CLASS_IDLE'],
+    ['ioPriority class', (c) => (c.process.ioPriority = { class: 'BE', priority: 4 }), 'config.json: /process/ioPriority/class must be one of IOPRIO_CLASS_RT, IOPRIO_CLASS_BE, IOPRIO_CLASS_IDLE'],
   ];
   for (const [name, mutate, expected] of cases) t.equal(messageFor(mutate), expected, name);
 });

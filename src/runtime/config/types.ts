@@ -69,9 +69,20 @@ export interface Process {
   apparmorProfile?: string;
   oomScoreAdj?: number;
   selinuxLabel?: string;
-  ioPriority?: { class: string; priority: number };
-  scheduler?: Record<string, unknown>;
+  ioPriority?: { class: 'IOPRIO_CLASS_RT' | 'IOPRIO_CLASS_BE' | 'IOPRIO_CLASS_IDLE'; priority: number };
+  scheduler?: Scheduler;
   execCPUAffinity?: { initial?: string; final?: string };
+}
+
+/** process.scheduler (sched_setattr(2)). */
+export interface Scheduler {
+  policy: 'SCHED_OTHER' | 'SCHED_FIFO' | 'SCHED_RR' | 'SCHED_BATCH' | 'SCHED_ISO' | 'SCHED_IDLE' | 'SCHED_DEADLINE';
+  nice?: number;
+  priority?: number;
+  flags?: string[];
+  runtime?: number;
+  deadline?: number;
+  period?: number;
 }
 
 export interface Hook {
@@ -224,5 +235,13 @@ export interface Linux {
   readonlyPaths?: string[];
   mountLabel?: string;
   personality?: { domain: string; flags?: string[] };
-  intelRdt?: Record<string, unknown>;
+  intelRdt?: IntelRdt;
+}
+
+export interface IntelRdt {
+  closID?: string;
+  l3CacheSchema?: string;
+  memBwSchema?: string;
+  enableCMT?: boolean;
+  enableMBM?: boolean;
 }

@@ -40,6 +40,12 @@ export function isDir(p: string): boolean {
   }
 }
 
+/** Test seam: sees every successful cgroup write, in order (a fake tree cannot record that write-only files like devices.allow were written several times). */
+let writeObserver: ((path: string, value: string) => void) | undefined;
+export function observeCgroupWrites(fn: ((path: string, value: string) => void) | undefined): void {
+  writeObserver = fn;
+}
+
 /**
  * Writes one cgroup file. `field` is the OCI name of the value
  * ("linux.resources.memory.limit"), used in the error.
@@ -51,6 +57,7 @@ export function writeCgroupFile(dir: string, file: string, value: string, field:
   }
   try {
     writeFileSync(path, value);
+    writeObserver?.(path, value);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const why =

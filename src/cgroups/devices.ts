@@ -1,7 +1,7 @@
 // Device access rules for the devices cgroup (v1 devices.allow/deny, v2 an
 // eBPF program): the defaults every container gets, the merge of the config's
 // rules, and checks shared by both versions.
-import type { Device, DeviceCgroup } from '../runtime/config/types';
+import type { Device, DeviceCgroup, Resources } from '../runtime/config/types';
 import { ConfigError } from '../runtime/errors';
 
 /** -1 stands for "*" (any major or minor). */
@@ -127,7 +127,7 @@ export function ruleToConfig(r: DeviceRule): DeviceCgroup {
  * containerDeviceRules). The manager applies devices exactly as given,
  * starting from deny-all.
  */
-export function withDefaultDevices<R extends { devices?: DeviceCgroup[] }>(resources: R | undefined, linuxDevices: Device[] | undefined): R {
-  const base = (resources ?? {}) as R;
+export function withDefaultDevices(resources: Resources | undefined, linuxDevices: Device[] | undefined): Resources {
+  const base = resources ?? {};
   return { ...base, devices: containerDeviceRules(base.devices, linuxDevices).map(ruleToConfig) };
 }

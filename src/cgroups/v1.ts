@@ -88,7 +88,7 @@ export class CgroupV1 implements CgroupManager {
           if (c === 'cpuset') {
             const parent = join(root, ...rel.slice(0, i - 1));
             for (const f of ['cpuset.cpus', 'cpuset.mems']) {
-              if (!(readText(join(d, f)) ?? '').trim()) {
+              if (existsSync(join(d, f)) && !(readText(join(d, f)) ?? '').trim()) {
                 const v = (readText(join(parent, f)) ?? '').trim();
                 if (v) writeCgroupFile(d, f, v, `cgroup ${d} (copying ${f} from the parent)`);
               }

@@ -125,24 +125,26 @@ export class CgroupV2 implements CgroupManager {
         const current = readNumber(join(this.dir, 'memory.current')) ?? 0;
         if (current > m.limit) throw new ConfigError(`${F}.memory.limit ${m.limit} is below the current usage ${current} (checkBeforeUpdate)`);
       }
-      if (m.limit !== undefined) this.write('memory.max', maxOrNumber(m.limit), `${F}.memory.limit`, 'memory');
-      if (m.reservation !== undefined) this.write('memory.low', maxOrNumber(m.reservation), `${F}.memory.reservation`, 'memory');
-      if (m.swap !== undefined) {
+      // Convert (and so check) swap before writing anything.
+      let swap: number | undefined;
+      if (m.swap !== undefined && m.swap !== 0) {
         let limit = m.limit;
         if (limit === undefined) {
           const cur = readNumber(join(this.dir, 'memory.max'));
           limit = cur === undefined || cur === Infinity ? -1 : cur;
         }
-        const swap = memorySwapToV2(m.swap, limit);
-        if (swap !== 0) {
-          if (!existsSync(join(this.dir, 'memory.swap.max'))) {
-            // Unlimited swap is what a host without swap accounting does anyway.
-            if (swap !== -1) throw new HostError(`${F}.memory.swap: swap accounting is not enabled on this host (no memory.swap.max; boot with swapaccount=1 or remove the swap limit)`);
-          } else {
-            this.write('memory.swap.max', maxOrNumber(swap), `${F}.memory.swap`, 'memory');
-          }
+        // swap == limit converts to 0: no swap at all (not "unset"), as runc writes it.
+        swap = memorySwapToV2(m.swap, limit);
+        // Unlimited swap is what a host without swap accounting does anyway.
+        if (swap !== -1 && !existsSync(join(this.dir, 'memory.swap.max'))) {
+          throw new HostError(`${F}.memory.swap: swap accounting is not enabled on this host (no memory.swap.max; boot with swapaccount=1 or remove the swap limit)`);
         }
+      } else if (m.limit === -1) {
+        swap = -1; // as runc: unlimited memory with swap unset means unlimited swap
       }
+      if (m.limit !== undefined) this.write('memory.max', maxOrNumber(m.limit), `${F}.memory.limit`, 'memory');
+      if (m.reservation !== undefined) this.write('memory.low', maxOrNumber(m.reservation), `${F}.memory.reservation`, 'memory');
+      if (swap !== undefined && existsSync(join(this.dir, 'memory.swap.max'))) this.write('memory.swap.max', maxOrNumber(swap), `${F}.memory.swap`, 'memory');
     }
 
     const c = r.cpu;

@@ -13,7 +13,7 @@
       "target_name": "ccrun-init",
       "type": "executable",
       "sources": [
-        "native/init/main.c"
+        "native/init/main.c", "native/init/plan.c", "native/init/io.c", "native/init/rootfs.c", "native/init/process.c"
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE"],
       "libraries": []

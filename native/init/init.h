@@ -1,0 +1,54 @@
+/*
+ * ccrun-init: the single-threaded helper that turns a launch plan (made and
+ * checked by the TypeScript runtime) into a container. Node is always
+ * multithreaded, and unshare(CLONE_NEWUSER), setns() into mount/user
+ * namespaces and the code between clone and execve must not run there; so
+ * Node spawns this small program and hands it a plain plan over a socket.
+ *
+ * Wire format (both directions): a frame is a little-endian u32 byte length
+ * followed by records; a record is a u32 field count, then per field a u32
+ * length and the bytes. The first field of a record is its tag.
+ */
+#ifndef CCRUN_INIT_H
+#define CCRUN_INIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct record {
+  int nfields;
+  char **fields; /* NUL-terminated copies */
+};
+
+struct plan {
+  int nrecords;
+  struct record *records;
+};
+
+/* plan.c */
+int plan_decode(const char *buf, size_t len, struct plan *out);
+const struct record *plan_find(const struct plan *p, const char *tag);
+const char *plan_get(const struct plan *p, const char *tag, int field, const char *fallback);
+long long plan_get_ll(const struct plan *p, const char *tag, int field, long long fallback);
+unsigned long long parse_ull(const char *s);
+
+/* io.c: the sync socket with the Node side */
+extern int sync_fd;
+int read_frame(int fd, char **buf, size_t *len);
+int send_message(int fd, const char *tag, ...); /* NULL-terminated fields */
+void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+void fail_errno(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+int write_file(const char *path, const char *data, size_t len);
+
+/* rootfs.c: everything in the container's mount namespace */
+void setup_rootfs(const struct plan *p);
+void finish_rootfs(const struct plan *p);
+
+/* process.c: the process attributes and the final exec */
+const char *resolve_executable(const struct plan *p, char *buf, size_t buflen);
+void prepare_process_early(const struct plan *p);
+void exec_process(const struct plan *p, const char *path) __attribute__((noreturn));
+void setup_terminal(const struct plan *p, int console_fd);
+
+#endif

@@ -1,0 +1,16 @@
+import type { CommandSpec } from '../command';
+
+export const command: CommandSpec = {
+  name: 'state',
+  summary: "print a container's state as JSON",
+  usage: '<container-id>',
+  options: [],
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx, _opts, [id]) {
+    const { runtimeContext } = await import('../runtime-context');
+    const { containerState } = await import('../../runtime/container');
+    process.stdout.write(JSON.stringify(containerState(runtimeContext(ctx), id), null, 2) + '\n');
+    return 0;
+  },
+};

@@ -1,0 +1,70 @@
+// One typed interface over the native parts: the addon (calls that are safe
+// in Node's multithreaded process) and the path of the ccrun-init helper
+// (everything that is not). Unit tests use FakeNative instead.
+import { join } from 'path';
+import { existsSync } from 'fs';
+
+export interface NativeAddon {
+  setChildSubreaper(): void;
+  mknod(path: string, mode: number, dev: number): void;
+  lsetxattr(path: string, name: string, value: Buffer): void;
+  lgetxattr(path: string, name: string): Buffer | null;
+  llistxattr(path: string): string[];
+  bpfAttachDeviceProgram(cgroupDir: string, insns: Buffer): void;
+}
+
+const buildDir = join(__dirname, '..', '..', 'build', 'Release');
+
+let addon: NativeAddon | undefined;
+
+/** The addon, loaded on first use (most commands never need it). */
+export function native(): NativeAddon {
+  if (!addon) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    addon = require(join(buildDir, 'ccrun_native.node')) as NativeAddon;
+  }
+  return addon;
+}
+
+/** Replaces the addon (unit tests). */
+export function setNative(fake: NativeAddon | undefined): void {
+  addon = fake;
+}
+
+/** Path of the single-threaded helper that creates containers. */
+export function initHelperPath(): string {
+  const p = process.env.CCRUN_INIT_PATH || join(buildDir, 'ccrun-init');
+  if (!existsSync(p)) {
+    throw new Error(`ccrun-init helper not found at ${p}: run "npm run build"`);
+  }
+  return p;
+}
+
+/** A recording fake of the addon for unit tests. */
+export class FakeNative implements NativeAddon {
+  calls: { name: string; args: unknown[] }[] = [];
+  xattrs = new Map<string, Map<string, Buffer>>();
+  private record(name: string, ...args: unknown[]): void {
+    this.calls.push({ name, args });
+  }
+  setChildSubreaper(): void {
+    this.record('setChildSubreaper');
+  }
+  mknod(path: string, mode: number, dev: number): void {
+    this.record('mknod', path, mode, dev);
+  }
+  lsetxattr(path: string, name: string, value: Buffer): void {
+    this.record('lsetxattr', path, name, value);
+    if (!this.xattrs.has(path)) this.xattrs.set(path, new Map());
+    this.xattrs.get(path)!.set(name, value);
+  }
+  lgetxattr(path: string, name: string): Buffer | null {
+    return this.xattrs.get(path)?.get(name) ?? null;
+  }
+  llistxattr(path: string): string[] {
+    return [...(this.xattrs.get(path)?.keys() ?? [])];
+  }
+  bpfAttachDeviceProgram(cgroupDir: string, insns: Buffer): void {
+    this.record('bpfAttachDeviceProgram', cgroupDir, insns);
+  }
+}

@@ -1,0 +1,325 @@
+// The container lifecycle of runtime-spec runtime.md: create, start, state,
+// kill, delete (run = create + start + wait). A library: no argv, no printing;
+// errors are typed and carry the message the user needs.
+import * as fs from 'fs';
+import { dirname, join } from 'path';
+import { loadBundleConfig } from './config/load';
+import type { Spec } from './config/types';
+import { buildCreatePlan } from './plan';
+import { launch, type Launched } from './launch';
+import {
+  StateStore,
+  checkContainerId,
+  isSameProcessAlive,
+  processStartTime,
+  type ContainerState,
+  type SavedState,
+  type Status,
+} from './state';
+import { openContainerCgroup, resourcesWithDefaultDevices, type CgroupRef } from './cgroup-link';
+import { StateError, containerNotFound, CcrunError } from './errors';
+import { parseSignal } from './config/tables';
+
+export interface RuntimeContext {
+  store: StateStore;
+  warn: (msg: string) => void;
+  debug?: (msg: string) => void;
+}
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  preserveFds?: number;
+  /** The helper stays and waits for the init (foreground run). */
+  wait?: boolean;
+  /** Replaces the bundle's config (the image front end builds it in memory). */
+  spec?: Spec;
+  extra?: Record<string, unknown>;
+}
+
+export interface Created {
+  state: SavedState;
+  launched: Launched;
+}
+
+const OCI_VERSION = '1.2.0';
+
+function rfc3339Nano(): string {
+  const now = new Date();
+  const ns = process.hrtime.bigint() % 1_000_000n;
+  return now.toISOString().replace(/\.(\d{3})Z$/, (_, ms: string) => `.${ms}${ns.toString().padStart(6, '0')}Z`);
+}
+
+function ownerName(): string {
+  try {
+    return require('os').userInfo().username as string;
+  } catch {
+    return String(process.geteuid?.() ?? 0);
+  }
+}
+
+function writeFileAtomic(path: string, data: string): void {
+  const tmp = join(dirname(path), `.${process.pid}.${Date.now()}.tmp`);
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, path);
+}
+
+export function isRootless(): boolean {
+  return (process.geteuid?.() ?? 0) !== 0;
+}
+
+export async function createContainer(ctx: RuntimeContext, opts: CreateOptions): Promise<Created> {
+  checkContainerId(opts.id);
+  if (opts.consoleSocket !== undefined && !fs.existsSync(opts.consoleSocket)) {
+    throw new CcrunError(`console socket "${opts.consoleSocket}" does not exist`);
+  }
+  const { spec, bundle } = opts.spec ? { spec: opts.spec, bundle: opts.bundle } : loadBundleConfig(opts.bundle);
+  if (spec.process?.terminal && !opts.consoleSocket) {
+    throw new CcrunError('process.terminal is true but no --console-socket was given: create needs one to hand over the terminal');
+  }
+  if (ctx.store.exists(opts.id)) throw new StateError(`container "${opts.id}" already exists`);
+  const rootless = isRootless();
+  const cgroupRef: CgroupRef = { id: opts.id, cgroupsPath: spec.linux?.cgroupsPath, rootless };
+  // Everything that can be checked is checked before anything is made.
+  const cgroup = openContainerCgroup(cgroupRef);
+  const fifo = ctx.store.fifoPath(opts.id);
+  const plan = buildCreatePlan(
+    spec,
+    { bundle, id: opts.id, fifo, consoleSocket: opts.consoleSocket, noPivot: opts.noPivot, preserveFds: opts.preserveFds, wait: opts.wait, cgroupPaths: cgroup.paths() },
+    ctx.warn,
+  );
+
+  const dir = ctx.store.reserve(opts.id);
+  let cgroupMade = false;
+  let launched: Launched | undefined;
+  try {
+    cgroup.create(resourcesWithDefaultDevices(spec, rootless));
+    cgroupMade = true;
+    for (const w of cgroup.warnings) ctx.warn(w);
+    launched = await launch(plan, { onPid: (pid) => cgroup.addProcess(pid) });
+    const pidStartTime = processStartTime(launched.pid);
+    if (!pidStartTime) throw new StateError(`container "${opts.id}" init exited during create`);
+    const state: SavedState = {
+      ociVersion: OCI_VERSION,
+      id: opts.id,
+      pid: launched.pid,
+      pidStartTime,
+      bundle,
+      rootfs: plan.rootfs ?? '',
+      created: rfc3339Nano(),
+      owner: ownerName(),
+      annotations: spec.annotations,
+      cgroup: { cgroupsPath: spec.linux?.cgroupsPath, rootless },
+      namespaces: plan.namespaces.map((n) => n.type),
+      process: spec.process,
+      hooks: spec.hooks,
+      extra: opts.extra,
+    };
+    ctx.store.save(state);
+    if (opts.pidFile) writeFileAtomic(opts.pidFile, String(launched.pid));
+    if (!opts.wait) await launched.exited;
+    return { state, launched };
+  } catch (e) {
+    // A failed create leaves nothing: no process, cgroup or state.
+    if (launched) {
+      try {
+        process.kill(launched.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    if (cgroupMade) await cgroup.destroy().catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+export interface Observed {
+  saved: SavedState;
+  status: Status;
+  pid: number;
+}
+
+/** The container's status, derived honestly from the host: never trusted from disk. */
+export function observe(ctx: RuntimeContext, id: string): Observed {
+  const saved = ctx.store.load(id);
+  if (!saved) {
+    // The directory exists but create has not finished (or died mid-way).
+    return {
+      saved: { ociVersion: OCI_VERSION, id, pid: 0, pidStartTime: '', bundle: '', rootfs: '', created: '', owner: '', namespaces: [] },
+      status: 'creating',
+      pid: 0,
+    };
+  }
+  if (!isSameProcessAlive(saved.pid, saved.pidStartTime)) return { saved, status: 'stopped', pid: 0 };
+  if (fs.existsSync(ctx.store.fifoPath(id))) return { saved, status: 'created', pid: saved.pid };
+  try {
+    if (saved.cgroup && openContainerCgroup({ id, ...saved.cgroup }).frozen()) return { saved, status: 'paused', pid: saved.pid };
+  } catch {
+    /* no cgroup to ask: not paused */
+  }
+  return { saved, status: 'running', pid: saved.pid };
+}
+
+export function containerState(ctx: RuntimeContext, id: string): ContainerState {
+  const o = observe(ctx, id);
+  const s: ContainerState = {
+    ociVersion: o.saved.ociVersion,
+    id,
+    pid: o.pid,
+    status: o.status,
+    bundle: o.saved.bundle,
+    rootfs: o.saved.rootfs,
+    created: o.saved.created,
+    owner: o.saved.owner,
+  };
+  if (o.saved.annotations && Object.keys(o.saved.annotations).length > 0) s.annotations = o.saved.annotations;
+  return s;
+}
+
+export async function startContainer(ctx: RuntimeContext, id: string): Promise<void> {
+  await ctx.store.withLock(id, () => {
+    const o = observe(ctx, id);
+    if (o.status !== 'created') {
+      throw new StateError(`cannot start container "${id}": it is ${o.status}, not created`);
+    }
+    const fifo = ctx.store.fifoPath(id);
+    let fd: number;
+    try {
+      // Non-blocking: if the init died, there is no reader and this fails
+      // at once instead of hanging.
+      fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENXIO') throw new StateError(`cannot start container "${id}": container not running`);
+      throw e;
+    }
+    try {
+      fs.writeSync(fd, '0');
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.unlinkSync(fifo);
+  });
+}
+
+export function parseKillSignal(text: string | undefined): number {
+  const sig = parseSignal(text ?? 'TERM');
+  if (sig === undefined) throw new CcrunError(`unknown signal "${text}"`);
+  return sig;
+}
+
+export async function killContainer(ctx: RuntimeContext, id: string, signal: number, all = false): Promise<void> {
+  const o = observe(ctx, id);
+  if (o.status === 'stopped' || o.status === 'creating') {
+    throw new StateError(`cannot kill container "${id}": container not running (${o.status})`);
+  }
+  if (all && o.saved.cgroup) {
+    const cg = openContainerCgroup({ id, ...o.saved.cgroup });
+    cg.signalAll(signal);
+    if (o.status === 'paused' && signal === 9) await cg.thaw();
+    return;
+  }
+  try {
+    process.kill(o.pid, signal);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') throw new StateError(`cannot kill container "${id}": no such process`);
+    throw e;
+  }
+  if (o.status === 'paused' && signal === 9 && o.saved.cgroup) {
+    await openContainerCgroup({ id, ...o.saved.cgroup }).thaw();
+  }
+}
+
+async function waitGone(pid: number, startTime: string, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (isSameProcessAlive(pid, startTime)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return true;
+}
+
+export async function deleteContainer(ctx: RuntimeContext, id: string, force = false): Promise<void> {
+  checkContainerId(id);
+  if (!ctx.store.exists(id)) {
+    if (force) return;
+    throw containerNotFound(id);
+  }
+  await ctx.store.withLock(id, async () => {
+    const o = observe(ctx, id);
+    if (o.status === 'creating') {
+      if (!force) throw new StateError(`cannot delete container "${id}": it is still being created (use --force to remove its state)`);
+    } else if (o.status === 'running' || o.status === 'paused') {
+      if (!force) {
+        throw new StateError(`cannot delete container "${id}" that is not stopped: ${o.status} (stop it first, or use --force)`);
+      }
+    }
+    const cg = o.saved.cgroup ? openContainerCgroup({ id, ...o.saved.cgroup }) : undefined;
+    if (o.status !== 'stopped' && o.status !== 'creating') {
+      try {
+        process.kill(o.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      if (o.status === 'paused') await cg?.thaw().catch(() => undefined);
+      if (!(await waitGone(o.pid, o.saved.pidStartTime, 10_000))) {
+        throw new StateError(`container "${id}": init ${o.pid} did not die after SIGKILL`);
+      }
+    }
+    // destroy() kills whatever is left in the cgroup (a container without a
+    // pid namespace) before removing it.
+    if (cg) await cg.destroy();
+    ctx.store.remove(id);
+  });
+}
+
+export function listContainers(ctx: RuntimeContext): ContainerState[] {
+  const out: ContainerState[] = [];
+  for (const id of ctx.store.list()) {
+    try {
+      out.push(containerState(ctx, id));
+    } catch {
+      /* removed while listing */
+    }
+  }
+  return out;
+}
+
+/** Signals `run` forwards to the container: all but CHLD, WINCH, URG (and those Node cannot catch). */
+export const FORWARDED_SIGNALS: NodeJS.Signals[] = [
+  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGABRT', 'SIGUSR1', 'SIGUSR2', 'SIGPIPE', 'SIGALRM', 'SIGTERM',
+  'SIGCONT', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGVTALRM', 'SIGPROF', 'SIGXCPU', 'SIGXFSZ', 'SIGIO',
+  'SIGPWR', 'SIGSYS', 'SIGTRAP',
+];
+
+export interface RunOptions extends CreateOptions {
+  detach?: boolean;
+  keep?: boolean;
+}
+
+/** create + start, then (foreground) forward signals, wait, delete; returns the exit code. */
+export async function runContainer(ctx: RuntimeContext, opts: RunOptions): Promise<number> {
+  const { launched } = await createContainer(ctx, { ...opts, wait: !opts.detach });
+  const forward = (sig: NodeJS.Signals): void => {
+    try {
+      process.kill(launched.pid, sig);
+    } catch {
+      /* exited meanwhile */
+    }
+  };
+  if (!opts.detach) for (const s of FORWARDED_SIGNALS) process.on(s, forward);
+  try {
+    await startContainer(ctx, opts.id);
+  } catch (e) {
+    await deleteContainer(ctx, opts.id, true).catch(() => undefined);
+    throw e;
+  }
+  if (opts.detach) return 0;
+  const code = await launched.exited;
+  for (const s of FORWARDED_SIGNALS) process.removeListener(s, forward);
+  if (!opts.keep) await deleteContainer(ctx, opts.id, true);
+  return code;
+}

@@ -1,0 +1,134 @@
+// The wire format between Node and ccrun-init (native/init/init.h): a frame
+// is a u32 LE byte length followed by records; a record is a u32 field
+// count, then per field a u32 length and the bytes; field 0 is the tag.
+import type { LaunchPlan, ProcessPlan } from './plan';
+
+export type WireRecord = string[];
+
+export function encodeRecords(records: WireRecord[]): Buffer {
+  const parts: Buffer[] = [];
+  let size = 0;
+  const u32 = (n: number): void => {
+    const b = Buffer.allocUnsafe(4);
+    b.writeUInt32LE(n);
+    parts.push(b);
+    size += 4;
+  };
+  for (const r of records) {
+    u32(r.length);
+    for (const f of r) {
+      if (f.includes('\0')) throw new Error(`a plan field contains a NUL byte: ${JSON.stringify(f)}`);
+      const b = Buffer.from(f, 'utf8');
+      u32(b.length);
+      parts.push(b);
+      size += b.length;
+    }
+  }
+  const head = Buffer.allocUnsafe(4);
+  head.writeUInt32LE(size);
+  return Buffer.concat([head, ...parts], size + 4);
+}
+
+/** Decodes the records of one frame body (without its length prefix). */
+export function decodeRecords(body: Buffer): WireRecord[] {
+  const out: WireRecord[] = [];
+  let off = 0;
+  while (off < body.length) {
+    const n = body.readUInt32LE(off);
+    off += 4;
+    const rec: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const len = body.readUInt32LE(off);
+      off += 4;
+      rec.push(body.toString('utf8', off, off + len));
+      off += len;
+    }
+    out.push(rec);
+  }
+  return out;
+}
+
+/** Splits a byte stream into frames. */
+export class FrameReader {
+  private buf: Buffer = Buffer.alloc(0);
+  push(chunk: Buffer): WireRecord[][] {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    const frames: WireRecord[][] = [];
+    while (this.buf.length >= 4) {
+      const len = this.buf.readUInt32LE(0);
+      if (this.buf.length < 4 + len) break;
+      frames.push(decodeRecords(this.buf.subarray(4, 4 + len)));
+      this.buf = this.buf.subarray(4 + len);
+    }
+    return frames;
+  }
+}
+
+const hex = (n: bigint): string => n.toString(16);
+
+function processRecords(p: ProcessPlan, capLast: number): WireRecord[] {
+  const r: WireRecord[] = [
+    ['args', ...p.args],
+    ['env', ...p.env],
+    ['cwd', p.cwd],
+    ['user', String(p.uid), String(p.gid), String(p.umask ?? -1)],
+    ['caplast', String(capLast)],
+    ['nnp', p.noNewPrivileges ? '1' : '0'],
+  ];
+  if (p.groups) r.push(['groups', ...p.groups.map(String)]);
+  for (const l of p.rlimits) r.push(['rlimit', l.name, String(l.resource), String(l.soft), String(l.hard)]);
+  const c = p.capabilities;
+  if (c) r.push(['caps', hex(c.bounding), hex(c.effective), hex(c.permitted), hex(c.inheritable), hex(c.ambient)]);
+  if (p.oomScoreAdj !== undefined) r.push(['oom', String(p.oomScoreAdj)]);
+  if (p.consoleSize) r.push(['consolesize', String(p.consoleSize.height), String(p.consoleSize.width)]);
+  return r;
+}
+
+export function planToRecords(plan: LaunchPlan): WireRecord[] {
+  const r: WireRecord[] = [
+    ['mode', plan.mode],
+    ['wait', plan.wait ? '1' : '0'],
+    ['preserve', String(plan.preserveFds)],
+  ];
+  if (plan.fifo) r.push(['fifo', plan.fifo]);
+  if (plan.consoleSocket) r.push(['console', plan.consoleSocket]);
+  for (const ns of plan.namespaces) r.push(['ns', ns.type, ns.path ?? '']);
+  for (const m of plan.uidMappings) r.push(['uidmap', String(m.containerID), String(m.hostID), String(m.size)]);
+  for (const m of plan.gidMappings) r.push(['gidmap', String(m.containerID), String(m.hostID), String(m.size)]);
+  if (plan.setgroups) r.push(['setgroups', plan.setgroups]);
+  if (plan.rootfs) {
+    r.push(['rootfs', plan.rootfs]);
+    r.push(['rootprop', String(plan.rootPropagation)]);
+    if (plan.rootfsPropagation) r.push(['rootfsprop', String(plan.rootfsPropagation)]);
+    r.push(['nopivot', plan.noPivot ? '1' : '0']);
+    r.push(['readonly', plan.readonlyRoot ? '1' : '0']);
+  }
+  for (const op of plan.fsOps) {
+    switch (op.kind) {
+      case 'mount':
+        r.push(['mount', op.source, op.destination, op.type, String(op.flags >>> 0), op.data, String(op.propagation >>> 0), String(op.attrSet), String(op.attrClr)]);
+        break;
+      case 'remount':
+        r.push(['remount', op.destination, String(op.flags >>> 0)]);
+        break;
+      case 'device':
+        r.push(['device', op.path, op.type, String(op.major), String(op.minor), String(op.mode), String(op.uid), String(op.gid), op.bind ? '1' : '0']);
+        break;
+      case 'symlink':
+        r.push(['symlink', op.target, op.path]);
+        break;
+    }
+  }
+  if (plan.hostname !== undefined) r.push(['hostname', plan.hostname]);
+  if (plan.domainname !== undefined) r.push(['domainname', plan.domainname]);
+  for (const [k, v] of plan.sysctl) r.push(['sysctl', k, v]);
+  for (const p of plan.maskedPaths) r.push(['mask', p]);
+  for (const p of plan.readonlyPaths) r.push(['rodir', p]);
+  if (plan.personality !== undefined) r.push(['personality', String(plan.personality)]);
+  r.push(...processRecords(plan.process, plan.capLast));
+  return r;
+}
+
+export function encodePlan(plan: LaunchPlan): Buffer {
+  return encodeRecords(planToRecords(plan));
+}

@@ -133,3 +133,13 @@ export function removeCredentials(domain: string, path = dockerConfigPath()): bo
   if (removed) writeConfig(path, { ...cfg, auths });
   return removed;
 }
+
+/** The registry a login/logout argument names: "https://index.docker.io/v1/" -> "docker.io"; default docker.io. */
+export function registryDomain(arg: string | undefined): string {
+  if (!arg) return DOCKER_DOMAIN;
+  const host = keyHost(arg);
+  if (!/^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d+)?$/.test(host) || host === '') {
+    throw new ImageError(`invalid registry "${arg}": expected a host name with an optional port, e.g. registry.example.com:5000`);
+  }
+  return host;
+}

@@ -268,3 +268,65 @@ export function describeTree(root: string): Map<string, TreeNode> {
   walk('');
   return out;
 }
+
+// ---- whole images in a store ----
+
+export interface ImageSink extends BlobSink {
+  putImage(rec: {
+    name: string;
+    repository?: string;
+    manifestDigest: string;
+    configDigest: string;
+    layers: StoredLayer[];
+    platform: { os: string; architecture: string; variant?: string };
+    created: string;
+  }): void;
+}
+
+export const HOST_ARCH: string = ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[process.arch] ?? process.arch;
+
+/**
+ * Stores layers (each a list of entries), an OCI config with `config` as its
+ * "config" object, and an OCI manifest; records the image as `name`
+ * (normalised, e.g. "docker.io/library/test:latest").
+ */
+export async function storeImage(
+  store: ImageSink,
+  name: string,
+  layers: (EntrySpec | Buffer)[][],
+  config: Record<string, unknown> = {},
+  compression: 'none' | 'gzip' | 'zstd' = 'gzip',
+): Promise<{ manifestDigest: string; configDigest: string; layers: StoredLayer[] }> {
+  const stored: StoredLayer[] = [];
+  for (const l of layers) stored.push(await storeLayer(store, tarArchive(l), compression));
+  const configJson = Buffer.from(
+    JSON.stringify({
+      created: '2024-01-02T03:04:05Z',
+      architecture: HOST_ARCH,
+      os: 'linux',
+      config,
+      rootfs: { type: 'layers', diff_ids: stored.map((l) => l.diffId) },
+      history: stored.map(() => ({ created_by: 'test' })),
+    }),
+  );
+  const configDigest = await store.putBlobBytes(configJson);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: configJson.length },
+      layers: stored.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+    }),
+  );
+  const manifestDigest = await store.putBlobBytes(manifest);
+  store.putImage({
+    name,
+    repository: name.replace(/:[^:/]*$/, ''),
+    manifestDigest,
+    configDigest,
+    layers: stored,
+    platform: { os: 'linux', architecture: HOST_ARCH },
+    created: '2024-01-02T03:04:05.000Z',
+  });
+  return { manifestDigest, configDigest, layers: stored };
+}

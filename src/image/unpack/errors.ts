@@ -21,3 +21,10 @@ export class BadLayerEntryError extends ImageError {
     super(`layer entry "${entry}": ${reason}`);
   }
 }
+
+/**
+ * A hardlink whose target is not in this layer, while the layers below were
+ * not given (or not all unpacked yet): unpack the lower layers first, then
+ * retry with UnpackOptions.lowerDiffIds.
+ */
+export class LowerLayersNeededError extends BadLayerEntryError {}

@@ -12,6 +12,7 @@ import { LayerWriter } from './layer-writer';
 import { TarReader } from './tar-reader';
 
 export { buildRootfs } from './rootfs';
+export { BadLayerEntryError, LowerLayersNeededError, UnsafeLayerEntryError } from './errors';
 
 /** What unpacking needs of the image store (src/image/store.ts's ImageStore has it). */
 export interface LayerCache {
@@ -56,13 +57,15 @@ export async function unpackLayer(store: LayerCache, layer: LayerRef, opts: Unpa
   const dest = store.layerPath(layer.diffId);
   if (await store.hasLayer(layer.diffId)) return dest;
   const lowers: string[] = [];
+  let lowersComplete = opts.lowerDiffIds !== undefined;
   for (const id of [...(opts.lowerDiffIds ?? [])].reverse()) {
     if (await store.hasLayer(id)) lowers.push(store.layerPath(id));
+    else lowersComplete = false;
   }
   const scratch = store.tmpName('layer');
   mkdirSync(scratch, 0o755);
   chmodSync(scratch, 0o755); // the layer root: 0755 unless the tar says otherwise
-  const writer = new LayerWriter(scratch, lowers);
+  const writer = new LayerWriter(scratch, lowers, lowersComplete);
   let input: ReturnType<typeof openLayerStream> | undefined;
   try {
     input = openLayerStream(store.blobPath(layer.digest), layer.mediaType);

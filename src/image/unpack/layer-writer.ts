@@ -35,7 +35,7 @@ import {
   type Stats,
 } from 'fs';
 import { lgetxattr, llistxattr, lsetxattr, lutimes, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from './fs-ops';
-import { BadLayerEntryError, UnsafeLayerEntryError } from './errors';
+import { BadLayerEntryError, LowerLayersNeededError, UnsafeLayerEntryError } from './errors';
 import { cleanEntryPath, lstatOrNull, ParentGuard } from './safe-path';
 import type { TarEntry, TarHandler } from './tar-reader';
 
@@ -69,10 +69,12 @@ export class LayerWriter implements TarHandler {
   /**
    * @param root the (new, empty) directory to write into
    * @param lowers unpacked lower layers, top-most first (for hardlinks into them)
+   * @param lowersComplete whether `lowers` is every layer below this one
    */
   constructor(
     private readonly root: string,
     private readonly lowers: string[] = [],
+    private readonly lowersComplete = false,
   ) {
     this.guard = new ParentGuard(root);
   }
@@ -238,8 +240,13 @@ export class LayerWriter implements TarHandler {
   private copyUp(e: TarEntry, targetRel: string): Stats {
     const found = findInLowers(this.lowers, targetRel);
     if (!found) {
-      const where = this.lowers.length ? 'this layer or the layers below it' : 'this layer (and no lower layers were given)';
-      throw new BadLayerEntryError(e.path, `hardlink target "${e.linkname}" is not in ${where}`);
+      if (!this.lowersComplete) {
+        throw new LowerLayersNeededError(
+          e.path,
+          `hardlink target "${e.linkname}" is not in this layer (and no lower layers were given): unpack the layers below first`,
+        );
+      }
+      throw new BadLayerEntryError(e.path, `hardlink target "${e.linkname}" is not in this layer or the layers below it`);
     }
     const { path: src, stat: st } = found;
     this.guard.parents(targetRel, e.path, true, this.adoptLowerDir);

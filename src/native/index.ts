@@ -11,6 +11,10 @@ export interface NativeAddon {
   lgetxattr(path: string, name: string): Buffer | null;
   llistxattr(path: string): string[];
   bpfAttachDeviceProgram(cgroupDir: string, insns: Buffer): void;
+  /** posix_spawn of path with fd i = fds[i] and a new socketpair end at syncIndex; empty environment. */
+  spawnHelper(path: string, args: string[], fds: number[], syncIndex: number): { pid: number; sock: number };
+  /** Exit status (code or 128+signal) of a child; null if !block and still running. */
+  waitpid(pid: number, block: boolean): number;
 }
 
 const buildDir = join(__dirname, '..', '..', 'build', 'Release');
@@ -66,5 +70,13 @@ export class FakeNative implements NativeAddon {
   }
   bpfAttachDeviceProgram(cgroupDir: string, insns: Buffer): void {
     this.record('bpfAttachDeviceProgram', cgroupDir, insns);
+  }
+  spawnHelper(path: string, args: string[], fds: number[], syncIndex: number): { pid: number; sock: number } {
+    this.record('spawnHelper', path, args, fds, syncIndex);
+    throw new Error('FakeNative cannot spawn processes');
+  }
+  waitpid(pid: number, block: boolean): number {
+    this.record('waitpid', pid, block);
+    return 0;
   }
 }

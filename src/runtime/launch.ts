@@ -1,104 +1,120 @@
-// Talking to ccrun-init: spawn it with the caller's stdio and preserved fds,
-// send the plan, answer its "pid" with "go" once the caller has placed the
-// init (cgroup), and wait for "ready" or "error". See native/init/main.c.
-import type { ChildProcess } from 'child_process';
-import type { Socket } from 'net';
+// Talking to ccrun-init: spawn it (posix_spawn through the addon: Node's
+// child_process forks the whole Node process, ~10 ms here) with the caller's
+// stdio and preserved fds, send the plan, answer its "pid" with "go" once the
+// caller has placed the init (cgroup), and wait for "ready" or "error".
+// The conversation is short and strictly ordered, so it is synchronous.
+// See native/init/main.c for the other side.
+import * as fs from 'fs';
 import type { LaunchPlan } from './plan';
 import { encodePlan, encodeRecords, FrameReader } from './plan-encoding';
-import { initHelperPath } from '../native';
+import { initHelperPath, native } from '../native';
 import { ContainerSetupError } from './errors';
 
 export interface Launched {
   /** Host pid of the container init (create) or the new process (exec). */
   pid: number;
-  helper: ChildProcess;
-  /** Resolves with the helper's exit code: the process's status when plan.wait. */
-  exited: Promise<number>;
+  /** Pid of the ccrun-init helper. */
+  helperPid: number;
+  /**
+   * Resolves with the helper's exit code once it is gone: the process's
+   * status (code, or 128+signal) when plan.wait. Waits without blocking the
+   * event loop, so signal handlers keep running.
+   */
+  exited(): Promise<number>;
 }
 
 export interface LaunchOptions {
   /** Called with the init's host pid before it is let go (e.g. to put it in its cgroup). */
-  onPid?: (pid: number) => void | Promise<void>;
-  /** Called with the helper's own pid right after spawn (exec: join the cgroup before forking). */
-  onHelper?: (pid: number) => void;
+  onPid?: (pid: number) => void;
 }
 
-export function launch(plan: LaunchPlan, opts: LaunchOptions = {}): Promise<Launched> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { spawn } = require('child_process') as typeof import('child_process');
-  const n = plan.preserveFds;
-  const syncIndex = 3 + n;
-  const stdio: ('inherit' | 'pipe' | number)[] = ['inherit', 'inherit', 'inherit'];
-  for (let fd = 3; fd < syncIndex; fd++) stdio.push(fd);
-  stdio.push('pipe');
-  const helper = spawn(initHelperPath(), [String(syncIndex)], { stdio, env: {} });
-  const exited = new Promise<number>((resolve) => {
-    helper.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (require('os').constants.signals[signal] ?? 0) : 255)));
-    helper.on('error', () => resolve(255));
-  });
-  const sock = helper.stdio[syncIndex] as Socket;
-  if (helper.pid && opts.onHelper) opts.onHelper(helper.pid);
+function readFrames(fd: number, reader: FrameReader, buf: Buffer): string[][] | undefined {
+  for (;;) {
+    let n: number;
+    try {
+      n = fs.readSync(fd, buf, 0, buf.length, null);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN' || (e as NodeJS.ErrnoException).code === 'EINTR') continue;
+      return undefined;
+    }
+    if (n === 0) return undefined;
+    const frames = reader.push(Buffer.from(buf.subarray(0, n)));
+    if (frames.length > 0) return frames.flat();
+  }
+}
 
-  return new Promise<Launched>((resolve, reject) => {
-    let pid = 0;
-    let ready = false;
-    let settled = false;
-    let failure: string | undefined;
-    const reader = new FrameReader();
-    const finish = (err?: Error): void => {
-      if (settled) return;
-      settled = true;
-      if (err) {
-        if (pid > 0) {
+export function launch(plan: LaunchPlan, opts: LaunchOptions = {}): Launched {
+  const n = plan.preserveFds;
+  const fds = [0, 1, 2];
+  for (let fd = 3; fd < 3 + n; fd++) fds.push(fd);
+  const addon = native();
+  const { pid: helperPid, sock } = addon.spawnHelper(initHelperPath(), [String(3 + n)], fds, 3 + n);
+  let sockOpen = true;
+  const closeSock = (): void => {
+    if (sockOpen) fs.closeSync(sock);
+    sockOpen = false;
+  };
+  let pid = 0;
+  const fail = (msg: string): never => {
+    if (pid > 0) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    closeSock();
+    const code = addon.waitpid(helperPid, true);
+    throw new ContainerSetupError(msg || `container set-up failed: ccrun-init exited with status ${code} before the container was ready`);
+  };
+  try {
+    fs.writeSync(sock, encodePlan(plan));
+  } catch (e) {
+    fail(`container set-up failed: cannot send the plan to ccrun-init: ${(e as Error).message}`);
+  }
+  const reader = new FrameReader();
+  const buf = Buffer.allocUnsafe(65536);
+  let ready = false;
+  while (!(ready && pid > 0)) {
+    const records = readFrames(sock, reader, buf);
+    if (!records) fail('');
+    for (const [tag, ...args] of records ?? []) {
+      if (tag === 'error') fail(`container set-up failed: ${args[0]}`);
+      else if (tag === 'pid') {
+        pid = Number(args[0]);
+        if (plan.mode === 'create') {
           try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            /* already gone */
+            opts.onPid?.(pid);
+          } catch (e) {
+            fail((e as Error).message);
           }
+          fs.writeSync(sock, encodeRecords([['go']]));
         }
-        sock.destroy();
-        reject(err);
-      } else {
-        sock.destroy();
-        resolve({ pid, helper, exited });
-      }
-    };
-    helper.on('error', (e) => finish(new ContainerSetupError(`cannot start ccrun-init: ${e.message}`)));
-    sock.on('data', (chunk: Buffer) => {
-      for (const frame of reader.push(chunk)) {
-        for (const rec of frame) {
-          const [tag, ...args] = rec;
-          if (tag === 'pid') {
-            pid = Number(args[0]);
-            Promise.resolve(opts.onPid ? opts.onPid(pid) : undefined).then(
-              () => {
-                if (plan.mode === 'create') sock.write(encodeRecords([['go']]));
-                if (ready) finish();
-              },
-              (e: Error) => {
-                failure = e.message;
-                finish(e);
-              },
-            );
-          } else if (tag === 'ready') {
-            ready = true;
-            if (pid > 0 || plan.mode === 'create') finish();
-          } else if (tag === 'error') {
-            failure = args[0];
-            finish(new ContainerSetupError(`container set-up failed: ${args[0]}`));
-          }
-        }
-      }
-    });
-    sock.on('error', () => {
-      /* reported through close */
-    });
-    sock.on('close', () => {
-      if (settled) return;
-      void exited.then((code) =>
-        finish(new ContainerSetupError(failure ? `container set-up failed: ${failure}` : `container set-up failed: ccrun-init exited with status ${code} before the container was ready`)),
-      );
-    });
-    sock.write(encodePlan(plan));
-  });
+      } else if (tag === 'ready') ready = true;
+    }
+  }
+  let exitCode: Promise<number> | undefined;
+  const exited = (): Promise<number> => {
+    if (!exitCode) {
+      exitCode = new Promise<number>((resolve) => {
+        // The helper holds the socket until it exits: EOF means it is done.
+        const drain = (): void => {
+          fs.read(sock, buf, 0, buf.length, null, (err, bytes) => {
+            if (!err && bytes > 0) return drain();
+            closeSock();
+            resolve(addon.waitpid(helperPid, true));
+          });
+        };
+        drain();
+      });
+    }
+    return exitCode;
+  };
+  if (!plan.wait) {
+    // The helper exits as soon as it has let the process go.
+    closeSock();
+    const code = addon.waitpid(helperPid, true);
+    exitCode = Promise.resolve(code);
+  }
+  return { pid, helperPid, exited };
 }

@@ -5,7 +5,6 @@
 // blob is in, so network and unpacking overlap. Until the record is written
 // nothing of the pull is visible; a failure leaves only complete, verified
 // blobs (and unpacked layers) as cache that the next pull reuses.
-import { createHash } from 'crypto';
 import type { IncomingMessage } from 'http';
 import { DigestMismatchError, ImageError, RegistryError } from './errors';
 import { MEDIA, isIndexType, isManifestType, isSchema1Type, layerCompression } from './media-types';
@@ -81,7 +80,7 @@ export function loadUnpacker(): UnpackLayer | undefined {
   }
 }
 
-const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const sha256 = (b: Buffer): string => `sha256:${(require('crypto') as typeof import('crypto')).createHash('sha256').update(b).digest('hex')}`;
 const shortId = (digest: string): string => digest.slice(7, 19);
 
 function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {

@@ -10,7 +10,7 @@
 //   <root>/locks/<name>.lock     exclusive locks (pid inside; stale ones are broken)
 //   <root>/images.json           { version: 1, images: ImageRecord[] }
 import * as fs from 'fs';
-import { createHash, randomBytes } from 'crypto';
+import type * as Crypto from 'crypto';
 import { join } from 'path';
 import { DigestMismatchError, ImageError, ImageNotFoundError } from './errors';
 import { parseReference, repositoryName, storeName } from './reference';
@@ -47,9 +47,12 @@ interface ImagesFile {
 
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 const ID_PREFIX_RE = /^(?:sha256:)?([0-9a-f]{4,64})$/;
-const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+// crypto costs milliseconds to load; a warm pull or `images` never needs it.
+const crypto = (): typeof Crypto => require('crypto') as typeof Crypto;
+let sleepCell: Int32Array | undefined;
 
 function sleepSync(ms: number): void {
+  sleepCell ??= new Int32Array(new SharedArrayBuffer(4));
   Atomics.wait(sleepCell, 0, 0, ms);
 }
 
@@ -144,7 +147,7 @@ export class ImageStore {
   /** A unique name in tmp/ ("<kind>-<pid>-<random>"), cleaned up once the process is gone. */
   tmpName(kind: string): string {
     this.ensureLayout();
-    return join(this.tmpDir(), `${kind}-${process.pid}-${randomBytes(8).toString('hex')}`);
+    return join(this.tmpDir(), `${kind}-${process.pid}-${crypto().randomBytes(8).toString('hex')}`);
   }
 
   /**
@@ -161,7 +164,7 @@ export class ImageStore {
     const name = expected?.digest ?? 'blob';
     const tmp = this.tmpName('blob');
     const fh = await fs.promises.open(tmp, 'wx', 0o644);
-    const hash = createHash('sha256');
+    const hash = crypto().createHash('sha256');
     let size = 0;
     try {
       for await (const chunk of source as AsyncIterable<Uint8Array>) {
@@ -214,7 +217,7 @@ export class ImageStore {
 
   private lockPath(name: string): string {
     const safe = name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80);
-    const tag = createHash('sha256').update(name).digest('hex').slice(0, 12);
+    const tag = crypto().createHash('sha256').update(name).digest('hex').slice(0, 12);
     return join(this.root, 'locks', `${safe}-${tag}.lock`);
   }
 

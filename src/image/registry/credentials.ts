@@ -6,8 +6,6 @@
 import * as fs from 'fs';
 import { homedir } from 'os';
 import { dirname, join } from 'path';
-import { spawnSync } from 'child_process';
-import { randomBytes } from 'crypto';
 import { DOCKER_DOMAIN, credentialKey } from '../reference';
 import { ImageError } from '../errors';
 
@@ -71,6 +69,7 @@ function decodeEntry(e: AuthEntry): Credentials | undefined {
 
 function fromHelper(helper: string, domain: string): Credentials | undefined {
   const server = credentialKey(domain);
+  const { spawnSync } = require('child_process') as typeof import('child_process');
   const r = spawnSync(`docker-credential-${helper}`, ['get'], { input: server, encoding: 'utf8', timeout: 30000 });
   if (r.error || r.status !== 0) return undefined;
   try {
@@ -98,7 +97,7 @@ export function lookupCredentials(domain: string, path = dockerConfigPath()): Cr
 
 function writeConfig(path: string, cfg: DockerConfig): void {
   fs.mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = join(dirname(path), `.config.json.${process.pid}.${randomBytes(6).toString('hex')}`);
+  const tmp = join(dirname(path), `.config.json.${process.pid}.${(require('crypto') as typeof import('crypto')).randomBytes(6).toString('hex')}`);
   const fd = fs.openSync(tmp, 'wx', 0o600);
   try {
     fs.writeSync(fd, JSON.stringify(cfg, null, '\t') + '\n');

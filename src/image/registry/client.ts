@@ -23,6 +23,8 @@ export interface RegistryClientOptions {
   /** The longest Retry-After we wait for on 429 before giving up. */
   maxRetryAfterMs?: number;
   timeoutMs?: number;
+  /** Time source for token expiry (tests). */
+  now?: () => number;
 }
 
 const MAX_REDIRECTS = 10;
@@ -207,7 +209,7 @@ export class RegistryClient {
       return c ? `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` : undefined;
     }
     const t = this.tokens.get(scope ?? '');
-    return t && t.expiresAt > Date.now() ? `Bearer ${t.token}` : undefined;
+    return t && t.expiresAt > (this.opts.now ?? Date.now)() ? `Bearer ${t.token}` : undefined;
   }
 
   /** Gets a token for the scope from the challenge's realm. */
@@ -244,7 +246,7 @@ export class RegistryClient {
       const detail = await errorDetail(res);
       throw new RegistryError(`token service ${realm.host} answered ${status}${detail ? ` (${detail})` : ''}`, status);
     }
-    const token = parseTokenResponse((await readBody(res, 1024 * 1024, 'token response')).toString('utf8'));
+    const token = parseTokenResponse((await readBody(res, 1024 * 1024, 'token response')).toString('utf8'), (this.opts.now ?? Date.now)());
     if (!token) throw new RegistryError(`token service ${realm.host} sent no token`);
     this.tokens.set(scope ?? '', token);
   }

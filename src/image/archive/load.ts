@@ -129,14 +129,19 @@ async function loadOci(store: ImageStore, files: ArchiveFiles): Promise<LoadedIm
     return store.readBlob(d.digest);
   };
   const out: LoadedImage[] = [];
-  const top = index.manifests ?? [];
-  // Several platforms of one image side by side in index.json: keep this host's.
-  const withPlatform = top.filter((d) => d.platform && !isIndexType(d.mediaType ?? ''));
   const host = hostPlatform();
-  const chosen =
-    withPlatform.length > 1 && withPlatform.length === top.length
-      ? [selectManifest(top as IndexEntry[], host, 'the archive') as Descriptor]
-      : top;
+  // Several platforms of one image side by side in index.json: keep this host's.
+  const groups = new Map<string, Descriptor[]>();
+  for (const d of index.manifests ?? []) {
+    const key = d.annotations?.['io.containerd.image.name'] ?? d.annotations?.['org.opencontainers.image.ref.name'] ?? '';
+    groups.set(key, [...(groups.get(key) ?? []), d]);
+  }
+  const chosen: Descriptor[] = [];
+  for (const group of groups.values()) {
+    const platformed = group.length > 1 && group.every((d) => d.platform && !isIndexType(d.mediaType ?? ''));
+    if (platformed) chosen.push(selectManifest(group as IndexEntry[], host, 'the archive') as Descriptor);
+    else chosen.push(...group);
+  }
   for (const desc of chosen) {
     // containerd and Docker put the full name in io.containerd.image.name and
     // only the tag in ref.name; skopeo puts "name:tag" in ref.name. A bare

@@ -202,6 +202,7 @@ export class LayerWriter implements TarHandler {
     if (existing) this.remove(targetRel, abs, existing);
     mknod(abs, S_IFCHR, 0, 0);
     lchownSync(abs, e.uid, e.gid);
+    lutimes(abs, e.atime ?? e.mtime, e.mtime); // the tar's time, so unpacking is reproducible
   }
 
   /** The hardlink target's path in this layer, copied up from a lower layer if need be. */

@@ -37,7 +37,11 @@ interface ImageConfigRootfs {
   rootfs?: { type?: string; diff_ids?: string[] };
 }
 
-type UnpackLayer = (store: ImageStore, layer: { digest: string; mediaType: string; diffId: string }) => Promise<string>;
+type UnpackLayer = (
+  store: ImageStore,
+  layer: { digest: string; mediaType: string; diffId: string },
+  opts?: { lowerDiffIds?: string[] },
+) => Promise<string>;
 
 export interface PullOptions {
   store: ImageStore;
@@ -355,25 +359,42 @@ class Puller {
     const unpacks = limiter(2);
     for (const l of layers) this.progress.layer(shortId(l.digest), s.hasBlob(l.digest) ? 'exists' : 'waiting');
     let firstError: unknown;
+    // Layers unpack in any order, several at once; one that hardlinks to a file
+    // of a lower layer (LowerLayersNeededError) waits for those and runs again.
+    let tasks: Promise<void>[] = [];
+    const unpackOne = async (l: LayerRecord, i: number, fn: UnpackLayer): Promise<void> => {
+      const id = shortId(l.digest);
+      const lowerDiffIds = layers.slice(0, i).map((x) => x.diffId);
+      let needLowers = false;
+      await unpacks(async () => {
+        if (this.aborted) throw new ImageError('pull aborted');
+        this.progress.layer(id, 'extracting');
+        try {
+          await fn(s, { digest: l.digest, mediaType: l.mediaType, diffId: l.diffId }, { lowerDiffIds });
+        } catch (e) {
+          if ((e as Error).name !== 'LowerLayersNeededError') throw e;
+          needLowers = true;
+        }
+      });
+      if (!needLowers) return;
+      await Promise.all(tasks.slice(0, i));
+      await unpacks(() => fn(s, { digest: l.digest, mediaType: l.mediaType, diffId: l.diffId }, { lowerDiffIds }));
+    };
+    tasks = layers.map(async (l, i) => {
+      const id = shortId(l.digest);
+      if (!s.hasBlob(l.digest)) {
+        await downloads(() => this.downloadBlob(l.digest, l.size, id));
+        this.progress.layer(id, 'downloaded');
+      }
+      if (unpack && !s.hasLayer(l.diffId)) {
+        await unpackOne(l, i, unpack);
+        this.progress.layer(id, 'done');
+      } else {
+        this.progress.layer(id, unpack ? 'exists' : 'done');
+      }
+    });
     const results = await Promise.allSettled(
-      layers.map(async (l) => {
-        const id = shortId(l.digest);
-        if (!s.hasBlob(l.digest)) {
-          await downloads(() => this.downloadBlob(l.digest, l.size, id));
-          this.progress.layer(id, 'downloaded');
-        }
-        if (unpack && !s.hasLayer(l.diffId)) {
-          const fn = unpack;
-          await unpacks(async () => {
-            if (this.aborted) throw new ImageError('pull aborted');
-            this.progress.layer(id, 'extracting');
-            await fn(s, { digest: l.digest, mediaType: l.mediaType, diffId: l.diffId });
-          });
-          this.progress.layer(id, 'done');
-        } else if (s.hasBlob(l.digest)) {
-          this.progress.layer(id, unpack ? 'exists' : 'done');
-        }
-      }).map((p) =>
+      tasks.map((p) =>
         p.catch((e: unknown) => {
           // First failure stops the rest: no new work, in-flight downloads cut.
           if (!this.aborted) {

@@ -9,9 +9,11 @@ export interface TarFile {
   /** File content; a directory when undefined and path ends with "/". */
   content?: Buffer | string;
   mode?: number;
+  /** A hardlink to this path (typeflag 1). */
+  hardlink?: string;
 }
 
-function header(name: string, size: number, type: string, mode: number): Buffer {
+function header(name: string, size: number, type: string, mode: number, linkname = ''): Buffer {
   const h = Buffer.alloc(512);
   if (Buffer.byteLength(name) > 100) throw new Error(`fixture path too long for plain ustar: ${name}`);
   h.write(name, 0, 100, 'utf8');
@@ -22,6 +24,7 @@ function header(name: string, size: number, type: string, mode: number): Buffer 
   h.write('14000000000\0', 136);
   h.write('        ', 148);
   h.write(type, 156);
+  h.write(linkname, 157, 100, 'utf8');
   h.write('ustar\0', 257);
   h.write('00', 263);
   let sum = 0;
@@ -33,6 +36,10 @@ function header(name: string, size: number, type: string, mode: number): Buffer 
 export function makeTar(files: TarFile[]): Buffer {
   const parts: Buffer[] = [];
   for (const f of files) {
+    if (f.hardlink !== undefined) {
+      parts.push(header(f.path, 0, '1', f.mode ?? 0o644, f.hardlink));
+      continue;
+    }
     if (f.content === undefined) {
       parts.push(header(f.path.endsWith('/') ? f.path : `${f.path}/`, 0, '5', f.mode ?? 0o755));
       continue;

@@ -311,6 +311,24 @@ t.test('two pulls of one image at once: both succeed, each blob fetched once', a
   t.same(snapshot(store).tmp, []);
 });
 
+t.test('a hardlink to a file of a lower layer: layers unpacked out of order still work', { skip: !unpackAvailable && 'layer unpacking (src/image/unpack) is not built' }, async (t) => {
+  const store = tempStore(t);
+  // The lower layer is big and the upper one tiny, so the upper one usually arrives first.
+  const lower = gzipLayer([{ path: 'bin/' }, { path: 'bin/tool', content: Buffer.alloc(2_000_000, 9), mode: 0o755 }, { path: 'pad', content: Buffer.from(Array.from({ length: 500_000 }, (_, i) => (i * 7919) % 251)) }]);
+  const upper = gzipLayer([{ path: 'bin/' }, { path: 'bin/alias', hardlink: 'bin/tool' }]);
+  const img = await reg.pushImage('library/links', 'v1', { layers: [{ data: lower, mediaType: MT.ociLayerGzip }, { data: upper, mediaType: MT.ociLayerGzip }], config: config(host.architecture) });
+  // With the upper blob already in the store, its unpack surely starts before the lower layer is in.
+  await store.putBlobBytes(upper);
+  const order: string[] = [];
+  const r = await pullImage(`${reg.host}/library/links:v1`, opts(store, { progress: { status: () => undefined, bytes: () => undefined, finish: () => undefined, layer: (id, e) => order.push(`${id} ${e}`) } }));
+  t.equal(r.record.manifestDigest, img.manifestDigest);
+  const upperId = img.layers[1].digest.slice(7, 19);
+  const lowerId = img.layers[0].digest.slice(7, 19);
+  t.ok(order.indexOf(`${upperId} extracting`) < order.indexOf(`${lowerId} done`), 'upper unpack started before the lower one finished');
+  const alias = readFileSync(join(store.layerPath(r.record.layers[1].diffId), 'bin/alias'));
+  t.equal(alias.length, 2_000_000, 'the link in the upper layer has the lower file\'s content');
+});
+
 t.test('plain http only for loopback and listed registries', async (t) => {
   const { RegistryClient, allowsHttp } = await import('../../src/image/registry/client');
   t.equal(new RegistryClient('registry.example.com:5000').base.protocol, 'https:');

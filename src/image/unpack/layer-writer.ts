@@ -252,7 +252,7 @@ export class LayerWriter implements TarHandler {
     const { path: src, stat: st } = found;
     this.guard.parents(targetRel, e.path, true, this.adoptLowerDir);
     const dst = `${this.root}/${targetRel}`;
-    if (st.isFile()) copyFileSync(src, dst, C.COPYFILE_FICLONE);
+    if (st.isFile()) copyFileSync(src, dst, C.COPYFILE_FICLONE | C.COPYFILE_EXCL);
     else throw new BadLayerEntryError(e.path, `hardlink target "${e.linkname}" in a lower layer is not a regular file`);
     lchownSync(dst, st.uid, st.gid);
     chmodSync(dst, st.mode & 0o7777);

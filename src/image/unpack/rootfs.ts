@@ -126,7 +126,7 @@ function walk(src: string, dst: string, links: Map<number, string>, times: Map<s
 
 /** Creates `d` as a copy of `s` (not its metadata); false for kinds we skip (sockets). */
 function createLike(s: string, d: string, st: Stats): boolean {
-  if (st.isFile()) copyFileSync(s, d, C.COPYFILE_FICLONE);
+  if (st.isFile()) copyFileSync(s, d, C.COPYFILE_FICLONE | C.COPYFILE_EXCL);
   else if (st.isSymbolicLink()) symlinkSync(readlinkSync(s), d);
   else if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) {
     const rdev = st.rdev;

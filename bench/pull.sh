@@ -7,7 +7,7 @@
 #           Debian packages (libc, coreutils, bash, perl, python stdlib, ...):
 #           thousands of files, tens of MB compressed. No network needed.
 #   many    40 small layers (60 files of 1-8 kB each).
-#   small / large  one 1 MB layer vs one 128 MB layer, for peak RSS of ccrun pull.
+#   small / large / huge  one layer of 1, 128 and 512 MB (random bytes), for peak RSS of ccrun pull.
 # Usage: bench/pull.sh            (BENCH_RUNS=5 by default; needs root, built dist/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -94,7 +94,7 @@ for p in sorted(set(l.strip() for l in sys.stdin if l.startswith("/"))):
     done
     mklayout "$CACHE/many.tmp" "${ls[@]}" && mv "$CACHE/many.tmp" "$CACHE/many"
   fi
-  for kind in small:1 large:128; do
+  for kind in small:1 large:128 huge:512; do
     local name=${kind%%:*} mb=${kind##*:}
     if [ ! -f "$CACHE/$name/index.json" ]; then
       echo "building the $name image ($mb MB layer) ..."
@@ -147,7 +147,7 @@ podman_cold() { podman --root "$WORK/podman/root" --runroot "$WORK/podman/run" -
 
 build_images
 start_registry
-for img in debian many small large; do
+for img in debian many small large huge; do
   skopeo copy -q --dest-tls-verify=false "oci:$CACHE/$img:latest" "docker://$REG/bench/$img:latest"
 done
 if ! podman_cold many >/dev/null 2>&1; then PODMAN_DRIVER=vfs; fi
@@ -167,7 +167,7 @@ for img in debian many; do
   printf '%-8s %-6s %10s %14s %10s %12.2f %12.2f\n' "$img" warm "$cw" "$sw" "$pw" "$(echo "$cw / $pw" | bc -l)" "$(echo "$cw / $sw" | bc -l)"
   echo "         warm ccrun pull - node -e 0 ($base ms): $((cw - base)) ms"
 done
-for img in small large; do
+for img in small large huge; do
   rm -rf "$WORK/store"
   /usr/bin/time -v "$CCRUN" --store "$WORK/store" pull -q "$REG/bench/$img" >/dev/null 2>"$WORK/time.txt"
   echo "peak RSS of cold ccrun pull, $img layer: $(awk -F': ' '/Maximum resident/ {print $2}' "$WORK/time.txt") kB"

@@ -16,6 +16,21 @@ export interface BlkioEntry {
   value?: number;
 }
 
+/** runc's CPUSet figures (v1 files; on v2 only cpus and mems). */
+export interface CpusetStats {
+  cpus?: number[];
+  cpu_exclusive: number;
+  mems?: number[];
+  mem_hardwall: number;
+  mem_exclusive: number;
+  memory_migrate: number;
+  memory_spread_page: number;
+  memory_spread_slab: number;
+  memory_pressure: number;
+  sched_load_balance: number;
+  sched_relax_domain_level: number;
+}
+
 export interface CgroupStats {
   cpu: {
     usage: { total?: number; percpu?: number[]; kernel: number; user: number };
@@ -41,6 +56,77 @@ export interface CgroupStats {
     sectorsRecursive?: BlkioEntry[];
   };
   hugetlb: Record<string, { usage?: number; max?: number; failcnt: number }>;
+  cpuset: CpusetStats;
+}
+
+/** The `data` of a runc stats event: the cgroup figures plus what ccrun does not measure, empty as runc prints it. */
+export interface StatsEventData {
+  cpu: CgroupStats['cpu'];
+  cpuset: CpusetStats;
+  memory: CgroupStats['memory'];
+  pids: CgroupStats['pids'];
+  blkio: CgroupStats['blkio'];
+  hugetlb: CgroupStats['hugetlb'];
+  intel_rdt: Record<string, never>;
+  network_interfaces: null;
+}
+
+/** Copies obj with its keys in runc's order (Go prints struct fields in declaration order); absent keys stay absent. */
+function ordered<T extends object>(obj: T, keys: (keyof T)[]): T {
+  const out = {} as T;
+  for (const k of keys) if (obj[k] !== undefined) out[k] = obj[k];
+  return out;
+}
+
+const entryOrder = (e: MemoryEntry): MemoryEntry => ordered(e, ['limit', 'usage', 'max', 'failcnt']);
+
+/** The event data, with fields in the order runc's types.Stats prints them. */
+export function statsEventData(s: CgroupStats): StatsEventData {
+  const blkioKeys: (keyof CgroupStats['blkio'])[] = [
+    'ioServiceBytesRecursive', 'ioServicedRecursive', 'ioQueueRecursive', 'ioServiceTimeRecursive',
+    'ioWaitTimeRecursive', 'ioMergedRecursive', 'ioTimeRecursive', 'sectorsRecursive',
+  ];
+  const hugetlb: CgroupStats['hugetlb'] = {};
+  for (const [k, v] of Object.entries(s.hugetlb)) hugetlb[k] = ordered(v, ['usage', 'max', 'failcnt']);
+  return {
+    cpu: { usage: ordered(s.cpu.usage, ['total', 'percpu', 'kernel', 'user']), throttling: ordered(s.cpu.throttling, ['periods', 'throttledPeriods', 'throttledTime']) },
+    cpuset: ordered(s.cpuset, [
+      'cpus', 'cpu_exclusive', 'mems', 'mem_hardwall', 'mem_exclusive', 'memory_migrate', 'memory_spread_page',
+      'memory_spread_slab', 'memory_pressure', 'sched_load_balance', 'sched_relax_domain_level',
+    ]),
+    memory: {
+      ...(s.memory.cache !== undefined ? { cache: s.memory.cache } : {}),
+      usage: entryOrder(s.memory.usage),
+      swap: entryOrder(s.memory.swap),
+      kernel: entryOrder(s.memory.kernel),
+      kernelTCP: entryOrder(s.memory.kernelTCP),
+      ...(s.memory.raw ? { raw: s.memory.raw } : {}),
+    },
+    pids: ordered(s.pids, ['current', 'limit']),
+    blkio: ordered(s.blkio, blkioKeys),
+    hugetlb,
+    intel_rdt: {},
+    network_interfaces: null,
+  };
+}
+
+/** "0-2,4" -> [0, 1, 2, 4] (cpuset lists). */
+export function parseCpuList(text: string | undefined): number[] {
+  const out: number[] = [];
+  for (const part of (text ?? '').trim().split(',')) {
+    if (!part) continue;
+    const [a, b] = part.split('-').map(Number);
+    if (!Number.isInteger(a)) continue;
+    for (let i = a; i <= (Number.isInteger(b) ? b : a); i++) out.push(i);
+  }
+  return out;
+}
+
+export function emptyCpuset(): CpusetStats {
+  return {
+    cpu_exclusive: 0, mem_hardwall: 0, mem_exclusive: 0, memory_migrate: 0, memory_spread_page: 0,
+    memory_spread_slab: 0, memory_pressure: 0, sched_load_balance: 0, sched_relax_domain_level: 0,
+  };
 }
 
 /** Go's math.MaxUint64, what runc reports for "no limit". */
@@ -57,6 +143,7 @@ export function emptyStats(): CgroupStats {
     pids: {},
     blkio: {},
     hugetlb: {},
+    cpuset: emptyCpuset(),
   };
 }
 

@@ -7,7 +7,7 @@ import { ConfigError, HostError } from '../runtime/errors';
 import type { CgroupManager } from './index';
 import { isDir, procsBelow, readKeyValues, readNumber, readText, removeCgroupTree, signalPids, sleep, writeCgroupFile } from './cgroupfs';
 import { rulesFromConfig, v1RuleLine } from './devices';
-import { emptyStats, limitValue, parseBlkioV1, setNonZero, type CgroupStats, type MemoryEntry } from './stats';
+import { emptyStats, limitValue, parseBlkioV1, parseCpuList, setNonZero, type CgroupStats, type MemoryEntry } from './stats';
 
 /** The v1 controllers a container gets a cgroup in, when the host mounts them. */
 export const V1_CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids', 'hugetlb', 'net_cls', 'net_prio', 'rdma', 'perf_event'];
@@ -377,6 +377,21 @@ export class CgroupV1 implements CgroupManager {
       setNonZero(s.blkio, 'ioMergedRecursive', parseBlkioV1(readText(join(bd, 'blkio.io_merged_recursive'))));
       setNonZero(s.blkio, 'ioTimeRecursive', parseBlkioV1(readText(join(bd, 'blkio.time_recursive'))));
       setNonZero(s.blkio, 'sectorsRecursive', parseBlkioV1(readText(join(bd, 'blkio.sectors_recursive'))));
+    }
+    const cs = this.dirs.cpuset;
+    if (cs && isDir(cs)) {
+      const n = (f: string): number => readNumber(join(cs, `cpuset.${f}`)) ?? 0;
+      setNonZero(s.cpuset, 'cpus', parseCpuList(readText(join(cs, 'cpuset.effective_cpus')) ?? readText(join(cs, 'cpuset.cpus'))));
+      setNonZero(s.cpuset, 'mems', parseCpuList(readText(join(cs, 'cpuset.effective_mems')) ?? readText(join(cs, 'cpuset.mems'))));
+      s.cpuset.cpu_exclusive = n('cpu_exclusive');
+      s.cpuset.mem_hardwall = n('mem_hardwall');
+      s.cpuset.mem_exclusive = n('mem_exclusive');
+      s.cpuset.memory_migrate = n('memory_migrate');
+      s.cpuset.memory_spread_page = n('memory_spread_page');
+      s.cpuset.memory_spread_slab = n('memory_spread_slab');
+      s.cpuset.memory_pressure = n('memory_pressure');
+      s.cpuset.sched_load_balance = n('sched_load_balance');
+      s.cpuset.sched_relax_domain_level = n('sched_relax_domain_level');
     }
     const hd = this.dirs.hugetlb;
     if (hd && isDir(hd)) {

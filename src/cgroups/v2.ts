@@ -9,7 +9,7 @@ import { blkioWeightToIoWeight, cpuSharesToWeight, maxOrNumber, memorySwapToV2 }
 import { isDir, procsBelow, readKeyValues, readNumber, readText, removeCgroupTree, signalPids, sleep, writeCgroupFile } from './cgroupfs';
 import { rulesFromConfig } from './devices';
 import { buildDeviceFilter, encodeProgram } from './v2-device-filter';
-import { emptyStats, limitValue, parseIoStatV2, setNonZero, type CgroupStats } from './stats';
+import { emptyStats, limitValue, parseCpuList, parseIoStatV2, setNonZero, type CgroupStats } from './stats';
 
 /** Controllers we enable for the container's cgroup when the host offers them. */
 const WANTED_CONTROLLERS = ['cpu', 'cpuset', 'io', 'memory', 'pids', 'hugetlb', 'rdma', 'misc'];
@@ -318,6 +318,9 @@ export class CgroupV2 implements CgroupManager {
     setNonZero(s.pids, 'current', readNumber(join(d, 'pids.current')));
     const pmax = readNumber(join(d, 'pids.max'));
     if (pmax !== Infinity) setNonZero(s.pids, 'limit', pmax);
+
+    setNonZero(s.cpuset, 'cpus', parseCpuList(readText(join(d, 'cpuset.cpus.effective'))));
+    setNonZero(s.cpuset, 'mems', parseCpuList(readText(join(d, 'cpuset.mems.effective'))));
 
     const io = parseIoStatV2(readText(join(d, 'io.stat')));
     setNonZero(s.blkio, 'ioServiceBytesRecursive', io.bytes);

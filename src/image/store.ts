@@ -305,9 +305,16 @@ export class ImageStore {
     return join(this.root, 'images.json');
   }
 
+  /** Parsed images.json, reused while the file is the same (it is only ever replaced by rename). */
+  private cache: { key: string; images: ImageRecord[] } | undefined;
+
   private readImages(): ImageRecord[] {
     let text: string;
+    let key: string;
     try {
+      const st = fs.statSync(this.imagesFile());
+      key = `${st.ino}:${st.size}:${st.mtimeMs}`;
+      if (this.cache?.key === key) return this.cache.images.map((r) => ({ ...r }));
       text = fs.readFileSync(this.imagesFile(), 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
@@ -315,7 +322,9 @@ export class ImageStore {
     }
     try {
       const parsed = JSON.parse(text) as ImagesFile;
-      return Array.isArray(parsed.images) ? parsed.images : [];
+      const images = Array.isArray(parsed.images) ? parsed.images : [];
+      this.cache = { key, images };
+      return images.map((r) => ({ ...r }));
     } catch (e) {
       throw new ImageError(`${this.imagesFile()} is corrupt (${(e as Error).message}); move it away to start an empty store`);
     }

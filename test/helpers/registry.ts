@@ -10,7 +10,8 @@
 //   await reg.pushIndex('app', 'multi', { mediaType: 'oci' | 'docker', manifests: [...] })
 //        -> { digest }
 //   reg.user / reg.password                      // the one account the token server knows
-//   reg.blobFault(digest, 'corrupt' | 'truncate' | 'drop' | 'drop-once')   // CDN misbehaves for that blob
+//   reg.blobFault(digest, 'corrupt' | 'truncate' | 'drop' | 'drop-once' | 'stall')   // CDN misbehaves for that blob
+//        (stall: sends half, then nothing, keeping the connection open)
 //   reg.override(path, { status, headers, body })  // proxy answers a path itself (e.g. a schema1 manifest)
 //   reg.requireAuth(prefix)                      // repositories under prefix need the account (default "private/")
 //   reg.stats                                    // { tokenRequests, tokenBasicAuth, cdnAuthRejected, blobGets, manifestGets }
@@ -65,7 +66,7 @@ export interface IndexEntryInput {
   annotations?: Record<string, string>;
 }
 
-export type BlobFault = 'corrupt' | 'truncate' | 'drop' | 'drop-once';
+export type BlobFault = 'corrupt' | 'truncate' | 'drop' | 'drop-once' | 'stall';
 
 export interface Override {
   status: number;
@@ -326,6 +327,11 @@ export async function startRegistry(t: Teardown): Promise<RegistryRig> {
       data[data.length >> 1] ^= 0xff;
     } else if (fault === 'truncate') {
       data = data.subarray(0, data.length >> 1);
+    }
+    if (fault === 'stall') {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': data.length });
+      res.write(data.subarray(0, data.length >> 1));
+      return;
     }
     if (fault === 'drop' || fault === 'drop-once') {
       if (fault === 'drop-once') faults.delete(digest);

@@ -135,6 +135,36 @@ t.test('bad references and unknown platforms get clear errors', async (t) => {
   t.match(p.stderr, /warning: the image's platform \(linux\/\w+\) does not match the one asked for \(linux\/mips\)/, 'a single-platform image pulls with a warning');
 });
 
+t.test('a pull killed midway leaves no partial blob; the next pull completes it and cleans up', async (t) => {
+  const img = await reg.pushImage('library/killed', 'v1', {
+    layers: [
+      { data: gzipLayer([{ path: 'small', content: 'small' }]), mediaType: MT.ociLayerGzip },
+      { data: gzipLayer([{ path: 'big', content: Buffer.from(Array.from({ length: 400_000 }, (_, i) => (i * 31) % 253)) }]), mediaType: MT.ociLayerGzip },
+    ],
+    config: fullConfig,
+  });
+  const big = img.layers[1].digest;
+  reg.blobFault(big, 'stall');
+  t.teardown(() => reg.blobFault(big, undefined));
+  const dir = store('s4');
+  const child = spawn(CCRUN, ['--store', dir, 'pull', `${reg.host}/library/killed:v1`], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((r) => child.on('close', r));
+  // Wait until the stalled blob's temp file exists, then kill the pull outright.
+  for (let i = 0; i < 200 && !(existsSync(join(dir, 'tmp')) && readdirSync(join(dir, 'tmp')).length > 0); i++) await new Promise((r) => setTimeout(r, 25));
+  t.ok(readdirSync(join(dir, 'tmp')).length > 0, 'the download was under way');
+  child.kill('SIGKILL');
+  await exited;
+  t.notOk(existsSync(join(dir, 'blobs/sha256', big.slice(7))), 'no partial blob in the store');
+  t.notOk(existsSync(join(dir, 'images.json')), 'no image record');
+  reg.blobFault(big, undefined);
+  const r = await ccrun(['--store', dir, 'pull', `${reg.host}/library/killed:v1`], { env });
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /Already exists|Pull complete/);
+  t.same(readdirSync(join(dir, 'tmp')), [], 'the dead pull\'s temp file was cleaned up');
+  const list = await ccrun(['--store', dir, 'images', '--format', 'json'], { env });
+  t.equal((JSON.parse(list.stdout) as unknown[]).length, 1);
+});
+
 t.test('login checks the credentials before saving them; logout forgets them; secrets never printed', async (t) => {
   const cfg = join(env.DOCKER_CONFIG, 'config.json');
   const bad = await ccrun(['--debug', 'login', '-u', reg.user, '--password-stdin', reg.host], { env, input: 'not-the-password\n' });

@@ -253,6 +253,12 @@ t.test('failures are clear and leave the store as it was', async (t) => {
   t.notOk(store.hasBlob(bad));
   same('connection dropped mid-blob');
 
+  reg.blobFault(bad, 'stall');
+  const stalled = await pullImage(`${reg.host}/library/faulty:v1`, opts(store, { client: { retryBaseMs: 5, maxRetries: 1, timeoutMs: 300 } })).catch((e: unknown) => e);
+  t.type(stalled, RegistryError);
+  t.match((stalled as Error).message, /no answer from 127\.0\.0\.1:\d+ in 0\.3 s \(timed out\).*gave up after 2 tries/);
+  same('stalled download');
+
   // The pull resumes: the complete blobs stay as cache and are not fetched again.
   reg.blobFault(bad, undefined);
   t.ok(store.hasBlob(img.layers[0].digest) && store.hasBlob(img.configDigest), 'complete blobs kept as cache');

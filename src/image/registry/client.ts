@@ -173,8 +173,17 @@ export class RegistryClient {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const mod = (url.protocol === 'https:' ? require('https') : require('http')) as typeof import('http');
     return new Promise((resolve, reject) => {
-      const req: ClientRequest = mod.request(url, { method, headers: { 'User-Agent': 'ccrun/0.1', ...headers }, agent: this.agentFor(url) }, resolve);
-      req.setTimeout(this.timeoutMs, () => req.destroy(Object.assign(new Error(`no answer from ${url.host} in ${this.timeoutMs / 1000} s (timed out)`), { code: 'ETIMEDOUT' })));
+      let response: IncomingMessage | undefined;
+      const req: ClientRequest = mod.request(url, { method, headers: { 'User-Agent': 'ccrun/0.1', ...headers }, agent: this.agentFor(url) }, (res) => {
+        response = res;
+        resolve(res);
+      });
+      // The socket's idle timeout also covers a body that stops arriving midway.
+      req.setTimeout(this.timeoutMs, () => {
+        const err = Object.assign(new Error(`no answer from ${url.host} in ${this.timeoutMs / 1000} s (timed out)`), { code: 'ETIMEDOUT' });
+        if (response) response.destroy(err);
+        req.destroy(err);
+      });
       req.on('error', reject);
       req.end();
     });

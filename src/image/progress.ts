@@ -79,9 +79,13 @@ export class TerminalProgress implements PullProgress {
   constructor(private readonly out: NodeJS.WriteStream = process.stdout) {}
 
   status(message: string): void {
-    this.clearBlock();
+    // Messages go below the layer block, which is then final (Digest/Status come last).
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.layers.size > 0) this.draw();
     this.out.write(message + '\n');
-    this.draw();
+    this.layers.clear();
+    this.drawn = 0;
   }
 
   layer(id: string, event: LayerEvent, total?: number): void {
@@ -92,8 +96,10 @@ export class TerminalProgress implements PullProgress {
       s.done = 0;
       s.started = Date.now();
     }
+    const fresh = !this.layers.has(id);
     this.layers.set(id, s);
-    this.schedule(true);
+    // A new line is drawn at once; state changes wait for the next frame like byte counts.
+    this.schedule(fresh);
   }
 
   bytes(id: string, delta: number, total: number): void {
@@ -110,20 +116,18 @@ export class TerminalProgress implements PullProgress {
     this.draw();
   }
 
+  private soon = false;
+
+  /** now: at the next turn of the event loop (batching what arrives together); else within 100 ms. */
   private schedule(now: boolean): void {
-    if (now) {
-      if (this.timer) clearTimeout(this.timer);
+    if (this.timer && !(now && !this.soon)) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.soon = now;
+    this.timer = setTimeout(() => {
       this.timer = undefined;
       this.draw();
-      return;
-    }
-    if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.draw();
-      }, 100);
-      this.timer.unref();
-    }
+    }, now ? 0 : 100);
+    this.timer.unref();
   }
 
   private line(id: string, s: LayerState): string {
@@ -135,11 +139,6 @@ export class TerminalProgress implements PullProgress {
     const secs = (Date.now() - s.started) / 1000;
     const speed = secs > 0.2 ? `  ${formatBytes(Math.round(s.done / secs))}/s` : '';
     return `${id}: Downloading ${bar} ${formatBytes(s.done)}/${formatBytes(s.total)}${speed}`;
-  }
-
-  private clearBlock(): void {
-    if (this.drawn > 0) this.out.write(`\x1b[${this.drawn}A\r\x1b[J`);
-    this.drawn = 0;
   }
 
   private draw(): void {

@@ -199,11 +199,9 @@ class Puller {
 
   /** The stored record if it is still current: same digest, platform and every blob and layer present. */
   private upToDate(digest: string): ImageRecord | undefined {
-    const rec = this.o.store.getImage(formatReference(this.ref).replace(/@.*$/, '')) ?? undefined;
-    const candidates = this.o.store.listImages().filter((r) => (r.repository ?? r.name.replace(/:[^:/]*$/, '')) === repositoryName(this.ref));
     const name = this.ref.digest ? '' : storeName(this.ref);
-    for (const r of rec ? [rec, ...candidates] : candidates) {
-      if (r.name !== name) continue;
+    for (const r of this.o.store.listImages()) {
+      if (r.name !== name || (r.repository ?? r.name.replace(/:[^:/]*$/, '')) !== repositoryName(this.ref)) continue;
       if (r.indexDigest !== digest && r.manifestDigest !== digest) continue;
       if (r.indexDigest === digest && formatPlatform(normalizePlatform(r.platform)) !== formatPlatform(this.want)) continue;
       if (!this.complete(r)) continue;

@@ -226,3 +226,39 @@ t.test('an unsupported entry type names the entry', async (t) => {
   const tar = tarArchive([{ path: 'sparse-file', typeflag: 'S', content: '' }]);
   await t.rejects(unpackLayer(store, await storeLayer(store, tar, 'none')), /"sparse-file".*unsupported type 'S'/);
 });
+
+t.test('PAX global headers apply to later entries; local records win', async (t) => {
+  const store = newStore(t);
+  const tar = tarArchive([
+    { path: 'before', content: 'b' },
+    paxGlobal({ uid: '4000', gid: '4001' }),
+    { path: 'after', content: 'a' },
+    { path: 'local', content: 'l', pax: { uid: '5000' } },
+  ]);
+  const dir = await unpackLayer(store, await storeLayer(store, tar, 'gzip'));
+  const tree = describeTree(dir);
+  t.match(tree.get('before'), { uid: 0, gid: 0 });
+  t.match(tree.get('after'), { uid: 4000, gid: 4001 });
+  t.match(tree.get('local'), { uid: 5000, gid: 4001 });
+});
+
+t.test('hardlink corner cases name the entry', async (t) => {
+  const store = newStore(t);
+  const self = tarArchive([{ path: 'a', content: 'a' }, { path: 'a', type: 'link', linkname: 'a' }]);
+  const dir = await unpackLayer(store, await storeLayer(store, self, 'none'));
+  t.match(describeTree(dir).get('a'), { type: 'file', sha: sha256('a') }, 'a link to itself changes nothing');
+  const toDir = tarArchive([{ path: 'd/', type: 'dir' }, { path: 'h', type: 'link', linkname: 'd' }]);
+  await t.rejects(unpackLayer(store, await storeLayer(store, toDir, 'none')), /layer entry "h": hardlink to directory "d"/);
+  const dangling = tarArchive([{ path: 'h', type: 'link', linkname: 'nowhere' }]);
+  const { LowerLayersNeededError } = await import('../../src/image/unpack');
+  await t.rejects(unpackLayer(store, await storeLayer(store, dangling, 'none')), LowerLayersNeededError);
+  await t.rejects(unpackLayer(store, await storeLayer(store, dangling, 'none'), { lowerDiffIds: [] }), /hardlink target "nowhere" is not in this layer or the layers below it/);
+});
+
+t.test('a blob missing from the store is a clear error', async (t) => {
+  const store = newStore(t);
+  const tar = tarArchive([{ path: 'f', content: 'x' }]);
+  const layer = await storeLayer(store, tar, 'gzip');
+  rmSync(store.blobPath(layer.digest));
+  await t.rejects(unpackLayer(store, layer), new RegExp(`layer ${layer.digest} is not in the store`));
+});

@@ -4,7 +4,7 @@
 // layer-writer.ts), so a layer shared by several images is unpacked once and
 // containers can mount the cache directly as overlay lower layers.
 import { createHash } from 'crypto';
-import { chmodSync, mkdirSync, renameSync, rmSync } from 'fs';
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync } from 'fs';
 import { dirname } from 'path';
 import { DigestMismatchError, ImageError } from '../errors';
 import { openLayerStream, wrapDecompressError } from './decompress';
@@ -56,6 +56,9 @@ export async function unpackLayer(store: LayerCache, layer: LayerRef, opts: Unpa
   if (!DIGEST_RE.test(layer.diffId)) throw new ImageError(`layer ${layer.digest}: diff id "${layer.diffId}" is not a sha256 digest`);
   const dest = store.layerPath(layer.diffId);
   if (await store.hasLayer(layer.diffId)) return dest;
+  if (!existsSync(store.blobPath(layer.digest))) {
+    throw new ImageError(`layer ${layer.digest} is not in the store: pull or load the image again`);
+  }
   const lowers: string[] = [];
   let lowersComplete = opts.lowerDiffIds !== undefined;
   for (const id of [...(opts.lowerDiffIds ?? [])].reverse()) {

@@ -64,7 +64,6 @@ export class LayerWriter implements TarHandler {
   private readonly dirs = new Map<string, DirMeta>();
   private fd = -1;
   private fileEntry?: TarEntry;
-  private written = 0;
 
   /**
    * @param root the (new, empty) directory to write into
@@ -94,7 +93,7 @@ export class LayerWriter implements TarHandler {
       return;
     }
     // A hardlink's target may need copying up first, parents included.
-    if (e.type === 'link') this.linkTarget(e);
+    if (e.type === 'link' && this.linkTarget(e) === rel) return; // a link to itself: nothing to do
     this.guard.parents(rel, e.path, true, this.adoptLowerDir);
     const abs = `${this.root}/${rel}`;
     const existing = lstatOrNull(abs);
@@ -110,7 +109,6 @@ export class LayerWriter implements TarHandler {
       case 'file':
         this.fd = openSync(abs, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
         this.fileEntry = e;
-        this.written = 0;
         return; // data() and entryEnd() finish it
       case 'dir':
         mkdirSync(abs, 0o700);
@@ -143,7 +141,6 @@ export class LayerWriter implements TarHandler {
   data(chunk: Buffer): void {
     let off = 0;
     while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
-    this.written += chunk.length;
   }
 
   entryEnd(): void {

@@ -2,6 +2,8 @@
 // / rmi / login / logout against the registry rig (build first: npx tsc).
 import t from 'tap';
 import { spawn } from 'child_process';
+import * as net from 'net';
+import { networkInterfaces } from 'os';
 import { mkdtempSync, rmSync, readFileSync, statSync, existsSync, readdirSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
@@ -163,6 +165,29 @@ t.test('a pull killed midway leaves no partial blob; the next pull completes it 
   t.same(readdirSync(join(dir, 'tmp')), [], 'the dead pull\'s temp file was cleaned up');
   const list = await ccrun(['--store', dir, 'images', '--format', 'json'], { env });
   t.equal((JSON.parse(list.stdout) as unknown[]).length, 1);
+});
+
+const outsideIp = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+
+t.test('a registry on a non-loopback address: https unless listed as insecure', { skip: !outsideIp && 'this machine has no non-loopback IPv4 address to serve a registry on' }, async (t) => {
+  // A TCP forwarder on the outside address, in front of the rig.
+  const [rhost, rport] = reg.host.split(':');
+  const fwd = net.createServer((c) => {
+    const up = net.connect(Number(rport), rhost);
+    c.pipe(up).pipe(c);
+    c.on('error', () => up.destroy());
+    up.on('error', () => c.destroy());
+  });
+  await new Promise<void>((r) => fwd.listen(0, outsideIp, r));
+  t.teardown(() => new Promise((r) => fwd.close(r)));
+  const addr = `${outsideIp}:${(fwd.address() as net.AddressInfo).port}`;
+  const refused = await ccrun(['--store', store('s5'), 'pull', `${addr}/library/app:v1`], { env });
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, new RegExp(`TLS handshake with ${addr.replace(/\./g, '\\.')} failed .*list it in CCRUN_INSECURE_REGISTRIES or pass --insecure-registry`));
+  const flag = await ccrun(['--store', store('s5'), 'pull', '--insecure-registry', addr, `${addr}/library/app:v1`], { env });
+  t.equal(flag.code, 0, flag.stderr);
+  const byEnv = await ccrun(['--store', store('s6'), 'pull', `${addr}/library/app:v1`], { env: { ...env, CCRUN_INSECURE_REGISTRIES: `other.example,${outsideIp}` } });
+  t.equal(byEnv.code, 0, `a bare host in CCRUN_INSECURE_REGISTRIES covers every port: ${byEnv.stderr}`);
 });
 
 t.test('login checks the credentials before saving them; logout forgets them; secrets never printed', async (t) => {

@@ -184,7 +184,15 @@ export class RegistryClient {
         if (response) response.destroy(err);
         req.destroy(err);
       });
-      req.on('error', reject);
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        if (url.protocol === 'https:' && (/^ERR_SSL|^EPROTO$/.test(e.code ?? '') || /wrong version number|SSL routines/.test(e.message))) {
+          reject(
+            new RegistryError(
+              `TLS handshake with ${url.host} failed (${e.message.split('\n')[0]}); if it is a plain-http registry, list it in CCRUN_INSECURE_REGISTRIES or pass --insecure-registry ${url.host}`,
+            ),
+          );
+        } else reject(e);
+      });
       req.end();
     });
   }

@@ -333,7 +333,7 @@ export class RegistryClient {
     const detail = await errorDetail(res);
     const suffix = detail ? ` (${detail})` : '';
     if (status === 401 || status === 403) {
-      const hint = this.opts.credentials ? `the credentials for ${this.domain} were refused` : `run ccrun login ${this.domain} if it is private`;
+      const hint = this.opts.credentials ? `the credentials for ${this.domain} were refused` : `the repository does not exist, or it is private: run ccrun login ${this.domain}`;
       throw new AuthError(`access to ${what} denied (${status})${suffix}: ${hint}`, status);
     }
     if (status === 404) throw new ImageNotFoundError(`${what} not found${suffix}`);

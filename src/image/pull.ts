@@ -321,28 +321,51 @@ class Puller {
     return s.readBlob(d.digest);
   }
 
-  /** One blob into the store, verified; connection failures mid-stream start it again (bounded). */
+  /**
+   * One blob into the store, verified. A connection lost midway is retried
+   * (bounded), asking only for the missing bytes (Range) when the server
+   * supports it, else starting over.
+   */
   private async downloadBlob(digest: string, size: number, id?: string): Promise<void> {
     const retries = this.o.client?.maxRetries ?? 3;
     const base = this.o.client?.retryBaseMs ?? 250;
-    for (let attempt = 0; ; attempt++) {
-      if (this.aborted) throw new ImageError('pull aborted');
-      const res = await this.client.getBlob(this.repo, digest);
-      this.live.add(res);
-      try {
-        if (id) this.progress.layer(id, attempt === 0 ? 'downloading' : 'retrying', size);
-        await this.o.store.putBlob(res, { digest, size }, id ? (n) => this.progress.bytes(id, n, size) : undefined);
-        return;
-      } catch (e) {
-        if (this.aborted || !isConnectionError(e)) throw e;
-        if (attempt >= retries) {
-          throw new RegistryError(`download of blob ${digest} from ${this.ref.domain} failed: ${(e as Error).message} (gave up after ${attempt + 1} tries)`);
+    const w = await this.o.store.blobWriter({ digest, size });
+    try {
+      for (let attempt = 0; ; attempt++) {
+        if (this.aborted) throw new ImageError('pull aborted');
+        const from = w.size > 0 && w.size < size ? w.size : 0;
+        const res = await this.client.getBlob(this.repo, digest, from);
+        this.live.add(res);
+        try {
+          const range = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
+          if (res.statusCode === 206 && range && Number(range[1]) === w.size) {
+            this.o.debug?.(`blob ${digest}: resuming at byte ${w.size}`);
+          } else if (w.size > 0) {
+            if (res.statusCode === 206) throw new RegistryError(`${this.ref.domain} answered a range of blob ${digest} that was not asked for`);
+            await w.reset();
+          }
+          if (id) this.progress.layer(id, attempt === 0 ? 'downloading' : 'retrying', size);
+          if (id && w.size > 0) this.progress.bytes(id, w.size, size);
+          for await (const chunk of res as AsyncIterable<Buffer>) {
+            await w.write(chunk);
+            if (id) this.progress.bytes(id, chunk.length, size);
+          }
+          await w.commit();
+          return;
+        } catch (e) {
+          if (this.aborted || !isConnectionError(e)) throw e;
+          if (attempt >= retries) {
+            throw new RegistryError(`download of blob ${digest} from ${this.ref.domain} failed: ${(e as Error).message} (gave up after ${attempt + 1} tries)`);
+          }
+          this.o.debug?.(`blob ${digest}: ${(e as Error).message}; retrying`);
+          await new Promise((r) => setTimeout(r, base * 2 ** attempt));
+        } finally {
+          this.live.delete(res);
         }
-        this.o.debug?.(`blob ${digest}: ${(e as Error).message}; retrying`);
-        await new Promise((r) => setTimeout(r, base * 2 ** attempt));
-      } finally {
-        this.live.delete(res);
       }
+    } catch (e) {
+      await w.abort();
+      throw e;
     }
   }
 

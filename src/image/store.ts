@@ -160,38 +160,29 @@ export class ImageStore {
     expected?: { digest?: string; size?: number },
     onProgress?: (bytes: number) => void,
   ): Promise<string> {
-    if (expected?.digest) validateDigest(expected.digest);
-    const name = expected?.digest ?? 'blob';
-    const tmp = this.tmpName('blob');
-    const fh = await fs.promises.open(tmp, 'wx', 0o644);
-    const hash = crypto().createHash('sha256');
-    let size = 0;
+    const w = await this.blobWriter(expected);
     try {
       for await (const chunk of source as AsyncIterable<Uint8Array>) {
-        size += chunk.length;
-        if (expected?.size !== undefined && size > expected.size) {
-          throw new DigestMismatchError(`blob ${name} is larger than the ${expected.size} bytes its descriptor says`, name);
-        }
-        hash.update(chunk);
-        await fh.write(chunk);
+        await w.write(chunk);
         onProgress?.(chunk.length);
       }
-      if (expected?.size !== undefined && size !== expected.size) {
-        throw new DigestMismatchError(`blob ${name} is truncated: got ${size} of ${expected.size} bytes`, name);
-      }
-      const digest = `sha256:${hash.digest('hex')}`;
-      if (expected?.digest && digest !== expected.digest) {
-        throw new DigestMismatchError(`blob ${expected.digest} failed verification: its content has digest ${digest}`, expected.digest, digest);
-      }
-      await fh.sync();
-      await fh.close();
-      fs.renameSync(tmp, this.blobPath(digest));
-      return digest;
+      return await w.commit();
     } catch (e) {
-      await fh.close().catch(() => undefined);
-      fs.rmSync(tmp, { force: true });
+      await w.abort();
       throw e;
     }
+  }
+
+  /**
+   * A blob being written piece by piece (a download that may resume with a
+   * Range request after a dropped connection): hashed and size-checked as it
+   * goes, entering the store only through commit(), which verifies it.
+   */
+  async blobWriter(expected?: { digest?: string; size?: number }): Promise<BlobWriter> {
+    if (expected?.digest) validateDigest(expected.digest);
+    const tmp = this.tmpName('blob');
+    const fh = await fs.promises.open(tmp, 'wx', 0o644);
+    return new BlobWriter(this, tmp, fh, expected ?? {});
   }
 
   putBlobBytes(bytes: Buffer, expected?: { digest?: string; size?: number }): Promise<string> {
@@ -445,4 +436,57 @@ function blobsOf(r: ImageRecord): string[] {
   const out = [r.manifestDigest, r.configDigest, ...r.layers.map((l) => l.digest)];
   if (r.indexDigest) out.push(r.indexDigest);
   return out;
+}
+
+export class BlobWriter {
+  private hash = crypto().createHash('sha256');
+  /** Bytes written so far (where a resumed download continues). */
+  size = 0;
+  private readonly name: string;
+
+  constructor(
+    private readonly store: ImageStore,
+    private readonly tmp: string,
+    private readonly fh: fs.promises.FileHandle,
+    private readonly expected: { digest?: string; size?: number },
+  ) {
+    this.name = expected.digest ?? 'blob';
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    const limit = this.expected.size;
+    if (limit !== undefined && this.size + chunk.length > limit) {
+      throw new DigestMismatchError(`blob ${this.name} is larger than the ${limit} bytes its descriptor says`, this.name);
+    }
+    this.hash.update(chunk);
+    await this.fh.write(chunk, 0, chunk.length, this.size);
+    this.size += chunk.length;
+  }
+
+  /** Starts over (the server ignored a Range request). */
+  async reset(): Promise<void> {
+    await this.fh.truncate(0);
+    this.hash = crypto().createHash('sha256');
+    this.size = 0;
+  }
+
+  async commit(): Promise<string> {
+    const { size, digest: want } = this.expected;
+    if (size !== undefined && this.size !== size) {
+      throw new DigestMismatchError(`blob ${this.name} is truncated: got ${this.size} of ${size} bytes`, this.name);
+    }
+    const digest = `sha256:${this.hash.digest('hex')}`;
+    if (want && digest !== want) {
+      throw new DigestMismatchError(`blob ${want} failed verification: its content has digest ${digest}`, want, digest);
+    }
+    await this.fh.sync();
+    await this.fh.close();
+    fs.renameSync(this.tmp, this.store.blobPath(digest));
+    return digest;
+  }
+
+  async abort(): Promise<void> {
+    await this.fh.close().catch(() => undefined);
+    fs.rmSync(this.tmp, { force: true });
+  }
 }

@@ -14,7 +14,8 @@
 //        (stall: sends half, then nothing, keeping the connection open)
 //   reg.override(path, { status, headers, body })  // proxy answers a path itself (e.g. a schema1 manifest)
 //   reg.requireAuth(prefix)                      // repositories under prefix need the account (default "private/")
-//   reg.stats                                    // { tokenRequests, tokenBasicAuth, cdnAuthRejected, blobGets, manifestGets }
+//   reg.stats                                    // { tokenRequests, tokenBasicAuth, cdnAuthRejected, blobGets, manifestGets, rangeRequests }
+//   reg.ranges(false)                            // the CDN ignores Range (answers 200 with everything)
 //   reg.stop()
 //
 // Tokens are ES256 JWTs signed by a key whose self-signed certificate is the
@@ -83,13 +84,15 @@ export interface RegistryRig {
   registryHost: string;
   user: string;
   password: string;
-  stats: { tokenRequests: number; tokenBasicAuth: number; cdnAuthRejected: number; blobGets: number; manifestGets: number };
+  stats: { tokenRequests: number; tokenBasicAuth: number; cdnAuthRejected: number; blobGets: number; manifestGets: number; rangeRequests: number };
   pushImage(name: string, tag: string | undefined, o: PushImageOptions): Promise<PushedImage>;
   pushIndex(name: string, tag: string, o: { mediaType?: 'oci' | 'docker'; manifests: IndexEntryInput[] }): Promise<{ digest: string; size: number; bytes: Buffer }>;
   pushBlob(name: string, data: Buffer): Promise<string>;
   blobFault(digest: string, fault: BlobFault | undefined): void;
   override(path: string, o: Override | undefined): void;
   requireAuth(prefix: string): void;
+  /** Whether the blob origin honours Range requests (default true). */
+  ranges(supported: boolean): void;
   /** Lifetime of tokens minted from now on (seconds). */
   tokenLifetime(seconds: number): void;
   stop(): Promise<void>;
@@ -218,7 +221,8 @@ export async function startRegistry(t: Teardown): Promise<RegistryRig> {
   const password = 'pässword:with spaces';
   let protectedPrefix = 'private/';
   let lifetime = 300;
-  const stats = { tokenRequests: 0, tokenBasicAuth: 0, cdnAuthRejected: 0, blobGets: 0, manifestGets: 0 };
+  const stats = { tokenRequests: 0, tokenBasicAuth: 0, cdnAuthRejected: 0, blobGets: 0, manifestGets: 0, rangeRequests: 0 };
+  let rangesSupported = true;
 
   const mint = (access: { type: string; name: string; actions: string[] }[], subject: string): string => {
     const now = Math.floor(Date.now() / 1000);
@@ -339,6 +343,14 @@ export async function startRegistry(t: Teardown): Promise<RegistryRig> {
       res.write(data.subarray(0, data.length >> 1), () => setTimeout(() => res.socket?.destroy(), 20));
       return;
     }
+    const range = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));
+    if (range && rangesSupported) {
+      stats.rangeRequests++;
+      const from = Number(range[1]);
+      res.writeHead(206, { 'Content-Type': 'application/octet-stream', 'Content-Length': data.length - from, 'Content-Range': `bytes ${from}-${data.length - 1}/${data.length}` });
+      res.end(data.subarray(from));
+      return;
+    }
     res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': data.length });
     res.end(data);
   });
@@ -360,7 +372,7 @@ export async function startRegistry(t: Teardown): Promise<RegistryRig> {
     if (isBlob) stats.blobGets++;
     if (req.method === 'GET' && /\/manifests\//.test(path)) stats.manifestGets++;
     const up = http.request(`${registryBase}${req.url}`, { method: req.method, headers: req.headers }, (upRes) => {
-      if (isBlob && upRes.statusCode === 200) {
+      if (isBlob && (upRes.statusCode === 200 || upRes.statusCode === 206)) {
         // The registry agreed (auth checked): send the client to the CDN instead.
         upRes.destroy();
         res.writeHead(307, { Location: `http://127.0.0.1:${cdnPort}/blobs/${path.split('/').pop()}` });
@@ -459,6 +471,9 @@ export async function startRegistry(t: Teardown): Promise<RegistryRig> {
     },
     requireAuth(prefix) {
       protectedPrefix = prefix;
+    },
+    ranges(supported) {
+      rangesSupported = supported;
     },
     tokenLifetime(seconds) {
       lifetime = seconds;

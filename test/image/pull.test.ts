@@ -273,8 +273,20 @@ t.test('a dropped connection is retried; 5xx and 429 with Retry-After too', asyn
   const img = await reg.pushImage('library/flaky', 'v1', { layers: [{ data: gzipLayer([{ path: 'f', content: Buffer.alloc(100_000, 3) }]), mediaType: MT.ociLayerGzip }], config: config(host.architecture) });
   reg.blobFault(img.layers[0].digest, 'drop-once');
   reg.override('/v2/library/flaky/manifests/v1', { status: 503, times: 2 });
+  const ranges = reg.stats.rangeRequests;
   const r = await pullImage(`${reg.host}/library/flaky:v1`, opts(store));
   t.equal(r.record.manifestDigest, img.manifestDigest);
+  t.equal(reg.stats.rangeRequests - ranges, 1, 'the dropped download resumed with a Range request');
+
+  // An origin that ignores Range: the download starts over, still verified.
+  reg.ranges(false);
+  t.teardown(() => reg.ranges(true));
+  const storeNoRange = tempStore(t);
+  reg.blobFault(img.layers[0].digest, 'drop-once');
+  const r2 = await pullImage(`${reg.host}/library/flaky:v1`, opts(storeNoRange));
+  t.equal(r2.record.layers[0].digest, img.layers[0].digest);
+  t.ok(storeNoRange.hasBlob(img.layers[0].digest));
+  reg.ranges(true);
 
   const store2 = tempStore(t);
   reg.override('/v2/library/flaky/manifests/v1', { status: 429, headers: { 'Retry-After': '1' }, times: 1 });

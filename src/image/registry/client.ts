@@ -367,10 +367,11 @@ export class RegistryClient {
   }
 
   /** GET of a blob (following redirects); the caller streams and verifies the body. */
-  async getBlob(repo: string, digest: string): Promise<IncomingMessage> {
+  async getBlob(repo: string, digest: string, from = 0): Promise<IncomingMessage> {
     const what = `blob ${digest} of ${this.domain}/${repo}`;
-    const res = await this.send('GET', `/v2/${repo}/blobs/${digest}`, { scope: RegistryClient.scope(repo), what });
-    if (res.statusCode !== 200) return this.failure(res, what);
+    const headers: Record<string, string> = from > 0 ? { Range: `bytes=${from}-` } : {};
+    const res = await this.send('GET', `/v2/${repo}/blobs/${digest}`, { scope: RegistryClient.scope(repo), what, headers });
+    if (res.statusCode !== 200 && res.statusCode !== 206) return this.failure(res, what);
     return res;
   }
 

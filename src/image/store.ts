@@ -7,13 +7,14 @@
 //   <root>/blobs/sha256/<hex>    manifests, indexes, configs, compressed layers
 //   <root>/layers/sha256/<hex>   unpacked layer trees, by diff id (complete ones only)
 //   <root>/tmp/                  work files; same filesystem, so rename is atomic
-//   <root>/locks/<name>.lock     exclusive locks (pid inside; stale ones are broken)
+//   <root>/locks/<name>.lock     exclusive locks (src/image/lock.ts: pid inside; stale ones are broken)
 //   <root>/images.json           { version: 1, images: ImageRecord[] }
 import * as fs from 'fs';
 import type * as Crypto from 'crypto';
 import { join } from 'path';
 import { DigestMismatchError, ImageError, ImageNotFoundError } from './errors';
 import { parseReference, repositoryName, storeName } from './reference';
+import { pidAlive, withFileLock, withFileLockSync } from './lock';
 
 export { MEDIA } from './media-types';
 
@@ -49,27 +50,6 @@ const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 const ID_PREFIX_RE = /^(?:sha256:)?([0-9a-f]{4,64})$/;
 // crypto costs milliseconds to load; a warm pull or `images` never needs it.
 const crypto = (): typeof Crypto => require('crypto') as typeof Crypto;
-let sleepCell: Int32Array | undefined;
-
-function sleepSync(ms: number): void {
-  sleepCell ??= new Int32Array(new SharedArrayBuffer(4));
-  Atomics.wait(sleepCell, 0, 0, ms);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export function validateDigest(digest: string): void {
   if (!DIGEST_RE.test(digest)) {
     if (/^[a-z0-9+._-]+:/.test(digest) && !digest.startsWith('sha256:')) {
@@ -212,82 +192,15 @@ export class ImageStore {
     return join(this.root, 'locks', `${safe}-${tag}.lock`);
   }
 
-  /** One attempt: true when we now hold the lock. Breaks a lock whose pid is dead. */
-  private tryLock(path: string): boolean {
-    try {
-      const fd = fs.openSync(path, 'wx', 0o600);
-      fs.writeSync(fd, String(process.pid));
-      fs.closeSync(fd);
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    this.breakIfStale(path);
-    return false;
-  }
-
-  private breakIfStale(path: string): void {
-    let owner: number;
-    let age: number;
-    try {
-      owner = Number(fs.readFileSync(path, 'utf8').trim() || NaN);
-      age = Date.now() - fs.statSync(path).mtimeMs;
-    } catch {
-      return; // released meanwhile
-    }
-    // An empty file is a holder that died between create and write (or is writing now).
-    if (Number.isNaN(owner) ? age < 5000 : pidAlive(owner)) return;
-    // Break under a second lock so two breakers cannot remove each other's fresh lock.
-    const breaker = `${path}.break`;
-    try {
-      fs.closeSync(fs.openSync(breaker, 'wx', 0o600));
-    } catch {
-      try {
-        if (Date.now() - fs.statSync(breaker).mtimeMs > 10000) fs.rmSync(breaker, { force: true });
-      } catch {
-        /* gone already */
-      }
-      return;
-    }
-    try {
-      const again = Number(fs.readFileSync(path, 'utf8').trim() || NaN);
-      if (again === owner || (Number.isNaN(again) && Number.isNaN(owner))) fs.rmSync(path, { force: true });
-    } catch {
-      /* released meanwhile */
-    } finally {
-      fs.rmSync(breaker, { force: true });
-    }
-  }
-
   /** Runs fn holding an exclusive lock (across processes) named `name`. Not re-entrant. */
   async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
     this.ensureLayout();
-    const path = this.lockPath(name);
-    let wait = 5;
-    while (!this.tryLock(path)) {
-      await sleep(wait);
-      wait = Math.min(wait * 2, 100);
-    }
-    try {
-      return await fn();
-    } finally {
-      fs.rmSync(path, { force: true });
-    }
+    return withFileLock(this.lockPath(name), fn);
   }
 
   private withLockSync<T>(name: string, fn: () => T): T {
     this.ensureLayout();
-    const path = this.lockPath(name);
-    let wait = 2;
-    while (!this.tryLock(path)) {
-      sleepSync(wait);
-      wait = Math.min(wait * 2, 50);
-    }
-    try {
-      return fn();
-    } finally {
-      fs.rmSync(path, { force: true });
-    }
+    return withFileLockSync(this.lockPath(name), fn);
   }
 
   // ---- image records ----

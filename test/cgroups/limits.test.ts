@@ -4,11 +4,12 @@
 // a VM from cgv2-vm.test.ts.
 import t from 'tap';
 import { checks, cannotRun } from '../cgv2/checks';
+import { containerChecks } from '../cgv2/container-checks';
 import { detectCgroupMode } from '../../src/cgroups/index';
 
 const why = cannotRun();
 t.comment(`cgroup mode: ${detectCgroupMode()}`);
-for (const c of checks) {
+for (const c of [...checks, ...containerChecks]) {
   t.test(c.name, { skip: why ? `skipped: ${why}` : false }, async (t) => {
     await c.run({ ok: (cond, msg) => t.ok(cond, msg), teardown: (fn) => t.teardown(fn) });
   });

@@ -4,6 +4,7 @@
 // Built to plain JS by test/helpers/cgv2.ts (compileForVm).
 import { checks as libraryChecks, cannotRun, type Check } from './checks';
 import { detectCgroupMode } from '../../src/cgroups/index';
+import { containerChecks } from './container-checks';
 
 async function main(): Promise<void> {
   let pass = 0;
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
     console.log(`0 passed, 1 failed`);
     process.exit(1);
   }
-  const all: Check[] = [...libraryChecks];
+  const all: Check[] = [...libraryChecks, ...containerChecks];
   for (const c of all) {
     if (only.length && !only.some((o) => c.name.includes(o))) continue;
     const teardowns: (() => unknown)[] = [];

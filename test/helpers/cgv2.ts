@@ -56,8 +56,7 @@ export interface Teardown {
 
 /**
  * Compiles a TypeScript entry (and what it imports from src/) to plain JS in
- * a temp dir, so the VM runs it without loading TypeScript. build/ is linked
- * in so the native addon resolves as it does from dist/.
+ * a temp dir, so the VM runs it without loading TypeScript.
  */
 export function compileForVm(t: Teardown, entry: string): string {
   // Not under /tmp: the guest mounts its own tmpfs there. CGV2_HOME is on the shared root.
@@ -71,7 +70,13 @@ export function compileForVm(t: Teardown, entry: string): string {
     { encoding: 'utf8', cwd: REPO },
   );
   if (r.status !== 0) throw new Error(`tsc for the VM failed: ${r.stdout}${r.stderr}`);
-  fs.symlinkSync(path.join(REPO, 'build'), path.join(out, 'build'));
+  // Helpers find the repository from their own location (bin/ccrun, scripts/,
+  // build/, test/fixtures/): link those in so the compiled copy finds them.
+  for (const e of fs.readdirSync(REPO)) {
+    if (e !== 'src' && e !== 'test' && !fs.existsSync(path.join(out, e))) fs.symlinkSync(path.join(REPO, e), path.join(out, e));
+  }
+  fs.mkdirSync(path.join(out, 'test'), { recursive: true });
+  fs.symlinkSync(path.join(REPO, 'test', 'fixtures'), path.join(out, 'test', 'fixtures'));
   return path.join(out, entry.replace(/\.ts$/, '.js'));
 }
 

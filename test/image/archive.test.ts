@@ -146,6 +146,41 @@ t.test('compressed archives load; bad archives leave no image', async (t) => {
   t.same(readdirSync(s.tmpDir()), [], 'scratch cleaned');
 });
 
+t.test('legacy docker save layout: <id>/layer.tar, symlinked duplicates, gzip layers', async (t) => {
+  const dir = scratch(t);
+  const layer = tarArchive([{ path: 'hello', content: 'legacy' }]);
+  const config = JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['x'] }, rootfs: { type: 'layers', diff_ids: [sha256(layer)] } });
+  const archive = tarArchive([
+    { path: 'aaa/', type: 'dir' },
+    { path: 'aaa/VERSION', content: '1.0' },
+    { path: 'aaa/layer.tar', content: layer },
+    { path: 'bbb/', type: 'dir' },
+    { path: 'bbb/layer.tar', type: 'symlink', linkname: '../aaa/layer.tar' },
+    { path: 'ccc/layer.tar', content: gzipSync(layer) },
+    { path: 'cfg.json', content: config },
+    {
+      path: 'manifest.json',
+      content: JSON.stringify([
+        { Config: 'cfg.json', RepoTags: ['legacy:one'], Layers: ['aaa/layer.tar'] },
+        { Config: 'cfg.json', RepoTags: ['legacy:two', 'example.com/legacy:three'], Layers: ['bbb/layer.tar'] },
+        { Config: 'cfg.json', RepoTags: null, Layers: ['ccc/layer.tar'] },
+      ]),
+    },
+  ]);
+  writeFileSync(join(dir, 'legacy.tar'), archive);
+  const s = new ImageStore(join(dir, 's'));
+  const r = await loadArchive(s, join(dir, 'legacy.tar'));
+  t.same(r.images.map((i) => i.names), [['docker.io/library/legacy:one'], ['docker.io/library/legacy:two', 'example.com/legacy:three'], []]);
+  for (const name of ['legacy:one', 'legacy:two', 'example.com/legacy:three']) {
+    const rec = s.getImage(name)!;
+    t.equal(readFileSync(join(s.layerPath(rec.layers[0].diffId), 'hello'), 'utf8'), 'legacy', name);
+  }
+  const unnamed = r.images[2].record;
+  t.equal(unnamed.name, '');
+  t.equal(unnamed.layers[0].mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip', 'a gzip layer is recorded as gzip');
+  t.ok(s.getImage(unnamed.configDigest.slice(7, 19)), 'an unnamed image is found by its id');
+});
+
 t.test('archives made by skopeo load', { skip: hasSkopeo ? false : 'skopeo is not installed (apt-get install skopeo)' }, async (t) => {
   const dir = scratch(t);
   const a = new ImageStore(join(dir, 'a'));
@@ -202,9 +237,11 @@ t.test('ccrun save and load on the command line', { skip: built ? false : 'dist/
   const b = join(dir, 'b');
   t.equal(execFileSync(CCRUN, ['--store', b, 'load', '-i', join(dir, 'oci.tar')], { encoding: 'utf8' }), 'Loaded image: app:v1\n');
   t.equal(execFileSync(CCRUN, ['--store', b, 'load', '--input', join(dir, 'docker.tar')], { encoding: 'utf8' }), 'Loaded image: app:v1\n');
-  const noInput = spawnSync(CCRUN, ['--store', b, 'load'], { encoding: 'utf8' });
+  const viaStdin = spawnSync(CCRUN, ['--store', join(dir, 'c'), 'load'], { input: readFileSync(join(dir, 'oci.tar')), encoding: 'utf8' });
+  t.equal(viaStdin.stdout, 'Loaded image: app:v1\n', 'from standard input');
+  const noInput = spawnSync(CCRUN, ['--store', b, 'load'], { input: '', encoding: 'utf8' });
   t.equal(noInput.status, 1);
-  t.match(noInput.stderr, /ccrun load -i FILE/);
+  t.match(noInput.stderr, /no archive on standard input/);
   const badFormat = spawnSync(CCRUN, ['--store', a, 'save', '--format', 'zip', '-o', join(dir, 'z'), 'app'], { encoding: 'utf8' });
   t.match(badFormat.stderr, /--format must be docker-archive or oci-archive/);
   t.notOk(existsSync(join(dir, 'z')));

@@ -6,7 +6,8 @@
 // verified); layers are unpacked (diff ids verified) before the image record
 // is written, so a bad archive leaves no image behind.
 import { createHash } from 'crypto';
-import { createReadStream, existsSync, readFileSync, rmSync, statSync } from 'fs';
+import { createReadStream, createWriteStream, existsSync, readFileSync, rmSync, statSync } from 'fs';
+import { pipeline } from 'stream/promises';
 import { ImageError } from '../errors';
 import { MEDIA, isIndexType } from '../media-types';
 import { hostPlatform, normalizePlatform, selectManifest, type IndexEntry, type Platform } from '../platform';
@@ -101,6 +102,18 @@ export async function loadArchive(store: ImageStore, archive: string): Promise<L
     throw new ImageError(`${archive} is neither a docker-archive (no manifest.json) nor an OCI archive (no oci-layout and index.json)`);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Loads from a stream (standard input): spooled to the store's scratch space first, since the format is found by looking. */
+export async function loadArchiveStream(store: ImageStore, input: NodeJS.ReadableStream): Promise<LoadResult> {
+  const spool = store.tmpName('spool');
+  try {
+    await pipeline(input, createWriteStream(spool, { flags: 'wx', mode: 0o600 }));
+    if (statSync(spool).size === 0) throw new ImageError('no archive on standard input (use -i FILE, or pipe an archive in)');
+    return await loadArchive(store, spool);
+  } finally {
+    rmSync(spool, { force: true });
   }
 }
 

@@ -330,3 +330,8 @@ export async function storeImage(
   });
   return { manifestDigest, configDigest, layers: stored };
 }
+
+/** What helpers need of a tap test: somewhere to register clean-up. */
+export interface Teardown {
+  teardown(fn: () => unknown): void;
+}

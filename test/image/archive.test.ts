@@ -12,13 +12,14 @@ import { saveImages } from '../../src/image/archive/save';
 import { DigestMismatchError } from '../../src/image/errors';
 import { ensureLayersUnpacked } from '../../src/image/bundle';
 import { describeTree, sha256, storeImage, tarArchive, type EntrySpec, type TreeNode } from '../helpers/tar-builder';
+import type { Teardown } from '../helpers/tar-builder';
 
 const ROOT = resolve(__dirname, '..', '..');
 const CCRUN = join(ROOT, 'bin', 'ccrun');
 const built = existsSync(join(ROOT, 'dist/cli/commands/load.js'));
 const hasSkopeo = spawnSync('skopeo', ['--version']).status === 0;
 
-function scratch(t: Tap.Test): string {
+function scratch(t: Teardown): string {
   const dir = mkdtempSync(join(tmpdir(), 'ccrun-archive-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;

@@ -10,6 +10,7 @@ import { createBundle, imageConfigToSpec, volumeName, DEFAULT_PATH, type ImageCo
 import { resolveUser } from '../../src/image/bundle-user';
 import { configProblems } from '../../src/runtime/config/validate';
 import { describeTree, sha256, storeImage, type EntrySpec } from '../helpers/tar-builder';
+import type { Teardown } from '../helpers/tar-builder';
 
 const ROOT = resolve(__dirname, '..', '..');
 const CCRUN = join(ROOT, 'bin', 'ccrun');
@@ -17,13 +18,13 @@ const CCRUN = join(ROOT, 'bin', 'ccrun');
 const PASSWD = 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:App:/home/app:/bin/sh\nnohome:x:1001:1001::/:/bin/false\n';
 const GROUP = 'root:x:0:\nwheel:x:10:app,other\nstaff:x:50:\naudio:x:29:app\napp:x:1000:\n';
 
-function scratch(t: Tap.Test): string {
+function scratch(t: Teardown): string {
   const dir = mkdtempSync(join(tmpdir(), 'ccrun-bundle-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
-function fakeRootfs(t: Tap.Test, passwd = PASSWD, group = GROUP): string {
+function fakeRootfs(t: Teardown, passwd = PASSWD, group = GROUP): string {
   const root = join(scratch(t), 'rootfs');
   mkdirSync(join(root, 'etc'), { recursive: true });
   writeFileSync(join(root, 'etc/passwd'), passwd);

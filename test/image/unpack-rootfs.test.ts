@@ -8,10 +8,11 @@ import { ImageStore } from '../../src/image/store';
 import { buildRootfs, unpackLayer } from '../../src/image/unpack';
 import { lgetxattr } from '../../src/image/unpack/fs-ops';
 import { describeTree, sha256, storeLayer, tarArchive, type EntrySpec } from '../helpers/tar-builder';
+import type { Teardown } from '../helpers/tar-builder';
 
 const CAP = Buffer.from('0000000200040000000000000000000000000000', 'hex');
 
-async function setup(t: Tap.Test, layers: EntrySpec[][]): Promise<{ store: ImageStore; diffIds: string[]; rootfs: string }> {
+async function setup(t: Teardown, layers: EntrySpec[][]): Promise<{ store: ImageStore; diffIds: string[]; rootfs: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'ccrun-rootfs-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const store = new ImageStore(join(dir, 'store'));

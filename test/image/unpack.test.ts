@@ -21,8 +21,9 @@ import {
   tarArchive,
   type EntrySpec,
 } from '../helpers/tar-builder';
+import type { Teardown } from '../helpers/tar-builder';
 
-function newStore(t: Tap.Test): ImageStore {
+function newStore(t: Teardown): ImageStore {
   const dir = mkdtempSync(join(tmpdir(), 'ccrun-unpack-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return new ImageStore(join(dir, 'store'));

@@ -198,6 +198,12 @@ t.test('archives made by skopeo load', { skip: hasSkopeo ? false : 'skopeo is no
   t.same(fromDocker.images[0].names, ['docker.io/skopeo/app:v2']);
   const fromOci = await loadArchive(b, join(dir, 'oci.tar'));
   t.same(fromOci.images[0].names, ['docker.io/skopeo/app:v3'], 'name from skopeo’s ref.name');
+  // And skopeo reads our docker-archive (the format docker load takes).
+  await saveImages(a, ['app:v1'], join(dir, 'ours-docker.tar'));
+  skopeo('copy', `docker-archive:${join(dir, 'ours-docker.tar')}`, `oci:${join(dir, 'layout')}:back`);
+  const layoutIndex = JSON.parse(readFileSync(join(dir, 'layout', 'index.json'), 'utf8'));
+  const back = JSON.parse(readFileSync(join(dir, 'layout', 'blobs', 'sha256', layoutIndex.manifests[0].digest.slice(7)), 'utf8'));
+  t.equal(back.config.digest, ra.configDigest, 'skopeo reads our docker-archive: same config');
   for (const name of ['skopeo/app:v2', 'skopeo/app:v3']) {
     const rb = b.getImage(name)!;
     t.equal(rb.configDigest, ra.configDigest, `${name}: same config`);

@@ -24,6 +24,8 @@ export interface LayerCache {
    * atomic), named so the store can clean it up once this process is gone.
    */
   tmpName(kind: string): string;
+  /** An exclusive lock across processes; when present, one unpack of a layer runs at a time. */
+  withLock?<T>(name: string, fn: () => Promise<T>): Promise<T>;
 }
 
 export interface LayerRef {
@@ -54,6 +56,13 @@ const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
  */
 export async function unpackLayer(store: LayerCache, layer: LayerRef, opts: UnpackOptions = {}): Promise<string> {
   if (!DIGEST_RE.test(layer.diffId)) throw new ImageError(`layer ${layer.digest}: diff id "${layer.diffId}" is not a sha256 digest`);
+  if (await store.hasLayer(layer.diffId)) return store.layerPath(layer.diffId);
+  // Two pulls sharing a layer: the second waits for the first rather than unpacking it again.
+  if (store.withLock) return store.withLock(`unpack-${layer.diffId.slice(7)}`, () => unpackUnlocked(store, layer, opts));
+  return unpackUnlocked(store, layer, opts);
+}
+
+async function unpackUnlocked(store: LayerCache, layer: LayerRef, opts: UnpackOptions): Promise<string> {
   const dest = store.layerPath(layer.diffId);
   if (await store.hasLayer(layer.diffId)) return dest;
   if (!existsSync(store.blobPath(layer.digest))) {

@@ -5,7 +5,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'fs'
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { ImageStore } from '../../src/image/store';
-import { buildRootfs, unpackLayer } from '../../src/image/unpack';
+import { buildRootfs, imageLayerUnpacker, unpackLayer } from '../../src/image/unpack';
 import { lgetxattr } from '../../src/image/unpack/fs-ops';
 import { describeTree, sha256, storeLayer, tarArchive, type EntrySpec } from '../helpers/tar-builder';
 import type { Teardown } from '../helpers/tar-builder';
@@ -152,4 +152,32 @@ t.test('buildRootfs refuses a non-empty target and missing layers', async (t) =>
   const { store, diffIds, rootfs } = await setup(t, [[{ path: 'f', content: 'f' }]]);
   await t.rejects(buildRootfs(store, diffIds, rootfs), /is not empty/);
   await t.rejects(buildRootfs(store, [sha256('nope')], join(rootfs, '..', 'other')), /is not unpacked/);
+});
+
+t.test('imageLayerUnpacker: layers in any order, a hardlink layer waits for the layers below', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ccrun-rootfs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new ImageStore(join(dir, 'store'));
+  const layers = [
+    await storeLayer(store, tarArchive([{ path: 'a', content: 'version 1' }])),
+    await storeLayer(store, tarArchive([{ path: 'a', content: 'version 2' }])),
+    await storeLayer(store, tarArchive([{ path: 'b', type: 'link', linkname: 'a' }])),
+  ];
+  const unpack = imageLayerUnpacker(store, layers);
+  // Top layer first, as if its blob arrived first; the others a little later.
+  const top = unpack(2);
+  await new Promise((r) => setTimeout(r, 20));
+  await Promise.all([top, unpack(1), unpack(0)]);
+  const upper = describeTree(store.layerPath(layers[2].diffId));
+  t.match(upper.get('a'), { sha: sha256('version 2') }, 'copied up from the top-most lower layer, not an older one');
+  t.equal(upper.get('b')!.ino, upper.get('a')!.ino);
+
+  // A failing lower layer fails the layer waiting on it too.
+  const s2 = new ImageStore(join(dir, 's2'));
+  const good = await storeLayer(s2, tarArchive([{ path: 'a', content: 'x' }]));
+  const bad = { ...good, diffId: sha256('wrong') };
+  const linker = await storeLayer(s2, tarArchive([{ path: 'b', type: 'link', linkname: 'a' }]));
+  const u2 = imageLayerUnpacker(s2, [bad, linker]);
+  const results = await Promise.allSettled([u2(1), u2(0)]);
+  t.same(results.map((r) => r.status), ['rejected', 'rejected']);
 });

@@ -12,6 +12,7 @@ import { LayerWriter } from './layer-writer';
 import { TarReader } from './tar-reader';
 
 export { buildRootfs } from './rootfs';
+export { imageLayerUnpacker } from './image-layers';
 export { BadLayerEntryError, LowerLayersNeededError, UnsafeLayerEntryError } from './errors';
 
 /** What unpacking needs of the image store (src/image/store.ts's ImageStore has it). */
@@ -68,12 +69,15 @@ async function unpackUnlocked(store: LayerCache, layer: LayerRef, opts: UnpackOp
   if (!existsSync(store.blobPath(layer.digest))) {
     throw new ImageError(`layer ${layer.digest} is not in the store: pull or load the image again`);
   }
-  const lowers: string[] = [];
+  // Lower layers are used only when all are in: with one missing, a hardlink
+  // target found further down could be an older version of the file.
+  let lowers: string[] = [];
   let lowersComplete = opts.lowerDiffIds !== undefined;
   for (const id of [...(opts.lowerDiffIds ?? [])].reverse()) {
     if (await store.hasLayer(id)) lowers.push(store.layerPath(id));
     else lowersComplete = false;
   }
+  if (!lowersComplete) lowers = [];
   const scratch = store.tmpName('layer');
   mkdirSync(scratch, 0o755);
   chmodSync(scratch, 0o755); // the layer root: 0755 unless the tar says otherwise

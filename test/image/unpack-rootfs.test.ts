@@ -163,7 +163,14 @@ t.test('imageLayerUnpacker: layers in any order, a hardlink layer waits for the 
     await storeLayer(store, tarArchive([{ path: 'a', content: 'version 2' }])),
     await storeLayer(store, tarArchive([{ path: 'b', type: 'link', linkname: 'a' }])),
   ];
-  const unpack = imageLayerUnpacker(store, layers);
+  // One unpack at a time: a waiting layer must not hold the only slot.
+  let running = Promise.resolve();
+  const oneAtATime = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = running.then(fn);
+    running = next.then(() => undefined, () => undefined);
+    return next;
+  };
+  const unpack = imageLayerUnpacker(store, layers, { schedule: oneAtATime });
   // Top layer first, as if its blob arrived first; the others a little later.
   const top = unpack(2);
   await new Promise((r) => setTimeout(r, 20));

@@ -23,12 +23,22 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
+export interface LayerUnpackerOptions {
+  /**
+   * Runs each actual unpack (e.g. a concurrency limiter). Waiting for lower
+   * layers happens outside it, so a limiter's slots are never held by a
+   * layer that waits: no deadlock however small the limit.
+   */
+  schedule?: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
 /**
  * Returns `unpack(i)`: unpacks layers[i] (bottom first order, as in the
  * manifest) and resolves to its cache directory. Call it once for every
  * layer not yet in the cache; calls may come in any order and overlap.
  */
-export function imageLayerUnpacker(store: LayerCache, layers: LayerRef[]): (index: number) => Promise<string> {
+export function imageLayerUnpacker(store: LayerCache, layers: LayerRef[], opts: LayerUnpackerOptions = {}): (index: number) => Promise<string> {
+  const schedule = opts.schedule ?? (<T>(fn: () => Promise<T>): Promise<T> => fn());
   const done = layers.map(() => deferred());
   const waitFor = async (j: number): Promise<void> => {
     if (await store.hasLayer(layers[j].diffId)) return;
@@ -39,11 +49,11 @@ export function imageLayerUnpacker(store: LayerCache, layers: LayerRef[]): (inde
     try {
       let dir: string;
       try {
-        dir = await unpackLayer(store, layers[i], { lowerDiffIds });
+        dir = await schedule(() => unpackLayer(store, layers[i], { lowerDiffIds }));
       } catch (e) {
         if (!(e instanceof LowerLayersNeededError)) throw e;
         for (let j = 0; j < i; j++) await waitFor(j);
-        dir = await unpackLayer(store, layers[i], { lowerDiffIds });
+        dir = await schedule(() => unpackLayer(store, layers[i], { lowerDiffIds }));
       }
       done[i].resolve();
       return dir;

@@ -212,6 +212,9 @@ static void container_init(const struct plan *p, int go_fd, int fifo_fd, int con
   }
   if (n != 1) _exit(1);
   close(go_fd);
+  /* Our own session and process group: a container process calling
+   * kill(0, sig) must never reach the caller's process group. */
+  if (setsid() < 0) fail_errno("setsid");
 
   if (new_flags & CLONE_NEWUSER) {
     if (setresgid(0, 0, 0) != 0) fail_errno("setresgid(0) in the new user namespace (is gid 0 mapped?)");
@@ -294,11 +297,12 @@ static int run_create(const struct plan *p) {
   }
   if (write(go[1], "g", 1) != 1) _exit(1);
   close(go[1]);
-  close(sync_fd);
   if (plan_get_ll(p, "wait", 1, 0)) {
+    /* The caller reads the socket until EOF: our exit, after the init's. */
     ignore_forwarded_signals();
     return wait_status(pid);
   }
+  close(sync_fd);
   return 0;
 }
 
@@ -314,6 +318,7 @@ static int run_exec(const struct plan *p) {
   if (pid < 0) fail_errno("fork");
   if (pid == 0) {
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (setsid() < 0) fail_errno("setsid");
     static char exe[4096];
     const char *path = resolve_executable(p, exe, sizeof exe);
     prepare_process_early(p);
@@ -330,11 +335,11 @@ static int run_exec(const struct plan *p) {
   char pidbuf[16];
   snprintf(pidbuf, sizeof pidbuf, "%d", pid);
   send_message(sync_fd, "pid", pidbuf, NULL);
-  close(sync_fd);
   if (plan_get_ll(p, "wait", 1, 0)) {
     ignore_forwarded_signals();
     return wait_status(pid);
   }
+  close(sync_fd);
   return 0;
 }
 

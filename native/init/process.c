@@ -191,7 +191,7 @@ void exec_process(const struct plan *p, const char *path) {
   if (chdir(cwd) != 0) fail_errno("chdir to cwd (\"%s\") set in config.json failed", cwd);
 
   if (terminal_slave >= 0) {
-    if (setsid() < 0) fail_errno("setsid");
+    /* we are a session leader already (container_init / exec) */
     if (ioctl(terminal_slave, TIOCSCTTY, 0) != 0) fail_errno("make the pty the controlling terminal");
     for (int fd = 0; fd < 3; fd++)
       if (dup2(terminal_slave, fd) != fd) fail_errno("dup2 the pty");

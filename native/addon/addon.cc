@@ -19,6 +19,7 @@
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sys/ioctl.h>
 
 static Napi::Value ThrowErrno(Napi::Env env, const std::string &what, int err) {
   Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
@@ -245,6 +246,58 @@ static Napi::Value WaitPid(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), code);
 }
 
+// socketpair(): a connected pair of unix stream sockets, both close-on-exec.
+// run/exec give one end to ccrun-init instead of a --console-socket path when
+// ccrun itself owns the terminal.
+static Napi::Value SocketPair(const Napi::CallbackInfo &info) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return ThrowErrno(info.Env(), "socketpair", errno);
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, Napi::Number::New(info.Env(), sv[0]));
+  out.Set(1u, Napi::Number::New(info.Env(), sv[1]));
+  return out;
+}
+
+// recvFd(sock): blocks for one message carrying an fd with SCM_RIGHTS (the
+// console socket protocol of runc); returns { fd, name } (fd close-on-exec,
+// name the payload, e.g. "/dev/pts/0").
+static Napi::Value RecvFd(const Napi::CallbackInfo &info) {
+  int sock = info[0].As<Napi::Number>().Int32Value();
+  char name[4096];
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {name, sizeof name - 1};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf;
+  msg.msg_controllen = sizeof cbuf;
+  ssize_t n;
+  while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  if (n < 0) return ThrowErrno(info.Env(), "recvmsg", errno);
+  int fd = -1;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  if (fd < 0) return ThrowErrno(info.Env(), "recvmsg: no file descriptor in the message (the helper ended before sending the terminal)", EINVAL);
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("fd", Napi::Number::New(info.Env(), fd));
+  out.Set("name", Napi::String::New(info.Env(), std::string(name, (size_t)n)));
+  return out;
+}
+
+// setWinsize(fd, rows, cols): TIOCSWINSZ on a terminal (the pty master when
+// the user's window changes size).
+static Napi::Value SetWinsize(const Napi::CallbackInfo &info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  struct winsize ws;
+  memset(&ws, 0, sizeof ws);
+  ws.ws_row = (unsigned short)info[1].As<Napi::Number>().Uint32Value();
+  ws.ws_col = (unsigned short)info[2].As<Napi::Number>().Uint32Value();
+  if (ioctl(fd, TIOCSWINSZ, &ws) != 0) return ThrowErrno(info.Env(), "ioctl(TIOCSWINSZ)", errno);
+  return info.Env().Undefined();
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("mknod", Napi::Function::New(env, Mknod));
@@ -253,6 +306,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("llistxattr", Napi::Function::New(env, Llistxattr));
   exports.Set("spawnHelper", Napi::Function::New(env, SpawnHelper));
   exports.Set("waitpid", Napi::Function::New(env, WaitPid));
+  exports.Set("socketPair", Napi::Function::New(env, SocketPair));
+  exports.Set("recvFd", Napi::Function::New(env, RecvFd));
+  exports.Set("setWinsize", Napi::Function::New(env, SetWinsize));
   exports.Set("bpfAttachDeviceProgram", Napi::Function::New(env, BpfAttachDeviceProgram));
   return exports;
 }

@@ -50,5 +50,6 @@ const char *resolve_executable(const struct plan *p, char *buf, size_t buflen);
 void prepare_process_early(const struct plan *p);
 void exec_process(const struct plan *p, const char *path) __attribute__((noreturn));
 void setup_terminal(const struct plan *p, int console_fd);
+void mount_console(void);
 
 #endif

@@ -149,6 +149,17 @@ static int connect_console_socket(const char *path) {
   return fd;
 }
 
+/* Where the pty master goes: the --console-socket path, or (ccrun owns the
+ * terminal: foreground run/exec) a socket fd it passed to us. */
+static int open_console(const struct plan *p) {
+  const char *console = plan_get(p, "console", 1, NULL);
+  if (console && console[0]) return connect_console_socket(console);
+  long fd = plan_get_ll(p, "consolefd", 1, -1);
+  if (fd < 0) return -1;
+  if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) != 0) fail_errno("console fd %ld", fd);
+  return (int)fd;
+}
+
 /* Signals the caller of `run` forwards to the container; the helper that
  * waits must survive them itself. */
 static void ignore_forwarded_signals(void) {
@@ -236,7 +247,10 @@ static void container_init(const struct plan *p, int go_fd, int fifo_fd, int con
   static char exe[4096];
   const char *path = resolve_executable(p, exe, sizeof exe);
   prepare_process_early(p);
-  if (console_fd >= 0) setup_terminal(p, console_fd);
+  if (console_fd >= 0) {
+    setup_terminal(p, console_fd);
+    mount_console();
+  }
 
   if (fifo_fd >= 0) {
     if (send_message(sync_fd, "ready", NULL) != 0) _exit(1);
@@ -257,8 +271,7 @@ static int run_create(const struct plan *p) {
     fifo_fd = open(fifo, O_RDWR | O_CLOEXEC);
     if (fifo_fd < 0) fail_errno("open %s", fifo);
   }
-  const char *console = plan_get(p, "console", 1, NULL);
-  if (console && console[0]) console_fd = connect_console_socket(console);
+  console_fd = open_console(p);
 
   join_namespaces(p);
   int new_flags = new_namespace_flags(p);
@@ -309,9 +322,7 @@ static int run_create(const struct plan *p) {
 /* ---- exec: a new process in an existing container ---- */
 
 static int run_exec(const struct plan *p) {
-  int console_fd = -1;
-  const char *console = plan_get(p, "console", 1, NULL);
-  if (console && console[0]) console_fd = connect_console_socket(console);
+  int console_fd = open_console(p);
   join_namespaces(p);
   /* setns(CLONE_NEWPID) applies to children only: fork into the namespace. */
   pid_t pid = fork();

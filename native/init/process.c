@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -115,6 +116,7 @@ static int send_fd(int sock, int fd, const char *name) {
 }
 
 static int terminal_slave = -1;
+static char terminal_name[32];
 
 /* A pty on the container's own devpts; the master goes to the caller over
  * the console socket (runc's protocol), the slave becomes our stdio and
@@ -136,11 +138,34 @@ void setup_terminal(const struct plan *p, int console_fd) {
     struct winsize ws = {(unsigned short)h, (unsigned short)w, 0, 0};
     ioctl(master, TIOCSWINSZ, &ws);
   }
-  char name[32];
-  snprintf(name, sizeof name, "/dev/pts/%d", ptn);
-  if (send_fd(console_fd, master, name) != 0) fail_errno("send the pty master over the console socket");
+  snprintf(terminal_name, sizeof terminal_name, "/dev/pts/%d", ptn);
+  if (send_fd(console_fd, master, terminal_name) != 0) fail_errno("send the pty master over the console socket");
   close(master);
   close(console_fd);
+}
+
+/* As runc: the container's /dev/console is its terminal (the pty slave
+ * bind-mounted over it), for programs that write to the console. Only for
+ * the init, after the /dev set-up; a read-only /dev without a console entry
+ * is left alone. */
+void mount_console(void) {
+  if (terminal_slave < 0) return;
+  struct stat st;
+  if (lstat("/dev/console", &st) != 0) {
+    int fd = open("/dev/console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      if (errno == EROFS) return;
+      fail_errno("create /dev/console for the terminal");
+    }
+    close(fd);
+  } else if (S_ISLNK(st.st_mode)) {
+    /* never follow a link of the rootfs */
+    if (unlink("/dev/console") != 0) fail_errno("remove the /dev/console link");
+    int fd = open("/dev/console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) fail_errno("create /dev/console for the terminal");
+    close(fd);
+  }
+  if (mount(terminal_name, "/dev/console", NULL, MS_BIND, NULL) != 0) fail_errno("bind-mount the terminal %s over /dev/console", terminal_name);
 }
 
 static void set_capabilities(const struct plan *p) {

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import { dirname, join } from 'path';
 import { loadBundleConfig } from './config/load';
 import type { Spec } from './config/types';
-import { buildCreatePlan } from './plan';
+import { buildCreatePlan, type RootOverlay } from './plan';
 import { launch, type Launched } from './launch';
 import {
   StateStore,
@@ -37,6 +37,8 @@ export interface CreateOptions {
   wait?: boolean;
   /** Replaces the bundle's config (the image front end builds it in memory). */
   spec?: Spec;
+  /** An overlayfs root the init mounts on the rootfs directory (the image front end's fresh root). */
+  rootOverlay?: RootOverlay;
   extra?: Record<string, unknown>;
 }
 
@@ -93,7 +95,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   const fifo = ctx.store.fifoPath(opts.id);
   const plan = buildCreatePlan(
     spec,
-    { bundle, id: opts.id, fifo, consoleSocket: opts.consoleSocket, noPivot: opts.noPivot, preserveFds: opts.preserveFds, wait: opts.wait, cgroupPaths: cgroup.paths() },
+    { bundle, id: opts.id, fifo, consoleSocket: opts.consoleSocket, noPivot: opts.noPivot, preserveFds: opts.preserveFds, wait: opts.wait, cgroupPaths: cgroup.paths(), rootOverlay: opts.rootOverlay },
     ctx.warn,
   );
 

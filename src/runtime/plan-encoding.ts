@@ -98,6 +98,8 @@ export function planToRecords(plan: LaunchPlan): WireRecord[] {
   if (plan.setgroups) r.push(['setgroups', plan.setgroups]);
   if (plan.rootfs) {
     r.push(['rootfs', plan.rootfs]);
+    const o = plan.rootOverlay;
+    if (o) r.push(['overlay', o.base, `lowerdir=${o.lower.join(':')},upperdir=${o.upper},workdir=${o.work}`]);
     r.push(['rootprop', String(plan.rootPropagation)]);
     if (plan.rootfsPropagation) r.push(['rootfsprop', String(plan.rootfsPropagation)]);
     r.push(['nopivot', plan.noPivot ? '1' : '0']);

@@ -97,6 +97,8 @@ export interface LaunchPlan {
   gidMappings: IdMap[];
   setgroups?: 'allow' | 'deny';
   rootfs?: string;
+  /** An overlayfs the init mounts on rootfs in its own mount namespace first (image front end). */
+  rootOverlay?: RootOverlay;
   rootPropagation: number;
   rootfsPropagation: number;
   noPivot: boolean;
@@ -113,6 +115,19 @@ export interface LaunchPlan {
   capLast: number;
 }
 
+/**
+ * A container root made of read-only layer directories and a writable upper
+ * dir. Paths are relative to `base` (the init chdirs there to mount), which
+ * keeps the mount data under the kernel's one-page limit with many layers.
+ */
+export interface RootOverlay {
+  base: string;
+  /** Top-most first, as overlayfs's lowerdir lists them. */
+  lower: string[];
+  upper: string;
+  work: string;
+}
+
 export interface PlanOptions {
   bundle: string;
   id: string;
@@ -123,6 +138,7 @@ export interface PlanOptions {
   wait?: boolean;
   /** The container's cgroup directories per v1 controller or {unified}, for cgroup mounts. */
   cgroupPaths?: Record<string, string>;
+  rootOverlay?: RootOverlay;
 }
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -537,6 +553,7 @@ export function buildCreatePlan(spec: Spec, opts: PlanOptions, warn: (m: string)
     gidMappings,
     setgroups: setgroupsDenied ? 'deny' : undefined,
     rootfs,
+    rootOverlay: opts.rootOverlay,
     rootPropagation: prop.root,
     rootfsPropagation: prop.rootfs,
     noPivot: Boolean(opts.noPivot),

@@ -13,10 +13,11 @@
       "target_name": "ccrun-init",
       "type": "executable",
       "sources": [
-        "native/init/main.c", "native/init/plan.c", "native/init/io.c", "native/init/rootfs.c", "native/init/process.c"
+        "native/init/main.c", "native/init/plan.c", "native/init/io.c", "native/init/rootfs.c", "native/init/process.c",
+        "native/init/seccomp.c", "native/init/hooks.c"
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE"],
-      "libraries": []
+      "libraries": ["-lseccomp"]
     }
   ]
 }

@@ -52,4 +52,12 @@ void exec_process(const struct plan *p, const char *path) __attribute__((noretur
 void setup_terminal(const struct plan *p, int console_fd);
 void mount_console(void);
 
+/* seccomp.c: linux.seccomp, built before the park, loaded at the end */
+void seccomp_prepare(const struct plan *p);
+void seccomp_install(void);
+
+/* hooks.c: createContainer (before pivot_root) and startContainer hooks */
+void hooks_before_pivot(const struct plan *p);
+void hooks_start_container(const struct plan *p);
+
 #endif

@@ -247,6 +247,8 @@ static void container_init(const struct plan *p, int go_fd, int fifo_fd, int con
   static char exe[4096];
   const char *path = resolve_executable(p, exe, sizeof exe);
   prepare_process_early(p);
+  /* Built now so that a bad profile fails create; loaded just before exec. */
+  seccomp_prepare(p);
   if (console_fd >= 0) {
     setup_terminal(p, console_fd);
     mount_console();
@@ -258,6 +260,7 @@ static void container_init(const struct plan *p, int go_fd, int fifo_fd, int con
     sync_fd = -1;
     park_until_start(fifo_fd);
   }
+  hooks_start_container(p);
   exec_process(p, path);
 }
 
@@ -333,6 +336,7 @@ static int run_exec(const struct plan *p) {
     static char exe[4096];
     const char *path = resolve_executable(p, exe, sizeof exe);
     prepare_process_early(p);
+    seccomp_prepare(p);
     if (console_fd >= 0) setup_terminal(p, console_fd);
     char pidbuf[16];
     snprintf(pidbuf, sizeof pidbuf, "%d", getpid());

@@ -223,6 +223,11 @@ void exec_process(const struct plan *p, const char *path) {
     if (terminal_slave > 2) close(terminal_slave);
   }
 
+  /* Without no_new_privs the kernel takes a filter only from a holder of
+   * CAP_SYS_ADMIN: load it before the credentials change (as runc does). */
+  int nnp = plan_get_ll(p, "nnp", 1, 0) != 0;
+  if (!nnp) seccomp_install();
+
   int have_caps = plan_find(p, "caps") != NULL;
   if (have_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) fail_errno("PR_SET_KEEPCAPS");
   drop_bounding_set(p);
@@ -250,6 +255,8 @@ void exec_process(const struct plan *p, const char *path) {
   /* Belt and braces: nothing but stdio and the preserved fds crosses exec. */
   long preserve = plan_get_ll(p, "preserve", 1, 0);
   syscall(SYS_close_range, 3 + preserve, ~0U, CLOSE_RANGE_CLOEXEC);
+  /* The last step before exec: the filter sees as little of ours as possible. */
+  if (nnp) seccomp_install();
 
   const struct record *args = plan_find(p, "args");
   const struct record *env = plan_find(p, "env");

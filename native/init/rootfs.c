@@ -307,6 +307,9 @@ void setup_rootfs(const struct plan *p) {
   }
   close(root_fd);
   root_fd = -1;
+  /* prestart, createRuntime (by the runtime) and createContainer: after the
+   * mounts, before pivot_root (runtime-spec config.md). */
+  hooks_before_pivot(p);
   enter_root(p);
   unsigned long rootfsprop = (unsigned long)plan_get_ll(p, "rootfsprop", 1, 0);
   if (rootfsprop && mount(NULL, "/", NULL, rootfsprop, NULL) != 0) fail_errno("set rootfsPropagation");

@@ -15,6 +15,12 @@ export interface NativeAddon {
   spawnHelper(path: string, args: string[], fds: number[], syncIndex: number): { pid: number; sock: number };
   /** Exit status (code or 128+signal) of a child; null if !block and still running. */
   waitpid(pid: number, block: boolean): number;
+  /** socketpair(AF_UNIX, SOCK_STREAM), both ends close-on-exec. */
+  socketPair(): [number, number];
+  /** Blocks for one SCM_RIGHTS message: the fd and the payload (runc's console socket protocol). */
+  recvFd(sock: number): { fd: number; name: string };
+  /** TIOCSWINSZ. */
+  setWinsize(fd: number, rows: number, cols: number): void;
 }
 
 const buildDir = join(__dirname, '..', '..', 'build', 'Release');
@@ -78,5 +84,16 @@ export class FakeNative implements NativeAddon {
   waitpid(pid: number, block: boolean): number {
     this.record('waitpid', pid, block);
     return 0;
+  }
+  socketPair(): [number, number] {
+    this.record('socketPair');
+    throw new Error('FakeNative cannot make sockets');
+  }
+  recvFd(sock: number): { fd: number; name: string } {
+    this.record('recvFd', sock);
+    throw new Error('FakeNative cannot receive fds');
+  }
+  setWinsize(fd: number, rows: number, cols: number): void {
+    this.record('setWinsize', fd, rows, cols);
   }
 }

@@ -7,6 +7,7 @@ import { loadBundleConfig } from './config/load';
 import type { Spec } from './config/types';
 import { buildCreatePlan, type RootOverlay } from './plan';
 import { launch, type Launched } from './launch';
+import { receiveMaster, relayTerminal, terminalPair } from './terminal';
 import {
   StateStore,
   checkContainerId,
@@ -19,6 +20,7 @@ import {
 import { openContainerCgroup, resourcesWithDefaultDevices, type CgroupRef } from './cgroup-link';
 import { StateError, containerNotFound, CcrunError } from './errors';
 import { parseSignal } from './config/tables';
+import { runHooks, runHooksWarning, stateJson, type HookState } from './hooks';
 
 export interface RuntimeContext {
   store: StateStore;
@@ -40,11 +42,15 @@ export interface CreateOptions {
   /** An overlayfs root the init mounts on the rootfs directory (the image front end's fresh root). */
   rootOverlay?: RootOverlay;
   extra?: Record<string, unknown>;
+  /** With process.terminal and no console socket, ccrun keeps the pty master (foreground run). */
+  ownTerminal?: boolean;
 }
 
 export interface Created {
   state: SavedState;
   launched: Launched;
+  /** The pty master, when ownTerminal applied. */
+  terminal?: number;
 }
 
 const OCI_VERSION = '1.2.0';
@@ -84,7 +90,8 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     throw new CcrunError(`console socket "${opts.consoleSocket}" does not exist`);
   }
   const { spec, bundle } = opts.spec ? { spec: opts.spec, bundle: opts.bundle } : loadBundleConfig(opts.bundle);
-  if (spec.process?.terminal && !opts.consoleSocket) {
+  const ownTerminal = Boolean(spec.process?.terminal) && !opts.consoleSocket && Boolean(opts.ownTerminal);
+  if (spec.process?.terminal && !opts.consoleSocket && !ownTerminal) {
     throw new CcrunError('process.terminal is true but no --console-socket was given: create needs one to hand over the terminal');
   }
   if (ctx.store.exists(opts.id)) throw new StateError(`container "${opts.id}" already exists`);
@@ -102,11 +109,30 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   const dir = ctx.store.reserve(opts.id);
   let cgroupMade = false;
   let launched: Launched | undefined;
+  let terminal: number | undefined;
   try {
     cgroup.create(resourcesWithDefaultDevices(spec, rootless));
     cgroupMade = true;
     for (const w of cgroup.warnings) ctx.warn(w);
-    launched = launch(plan, { onPid: (pid) => cgroup.addProcess(pid) });
+    const pair = ownTerminal ? terminalPair() : undefined;
+    try {
+      launched = launch(plan, {
+        onPid: (pid) => cgroup.addProcess(pid),
+        consoleFd: pair?.theirs,
+        // Just before pivot_root: the runtime's hooks, then the init's.
+        onHooks: (pid) => {
+          const hookState = (status: HookState['status']): HookState => ({ ociVersion: OCI_VERSION, id: opts.id, status, pid, bundle, annotations: spec.annotations });
+          runHooks('prestart', spec.hooks, hookState('creating'));
+          runHooks('createRuntime', spec.hooks, hookState('creating'));
+          return [stateJson(hookState('creating')), stateJson(hookState('created'))];
+        },
+      });
+    } catch (e) {
+      if (pair) fs.closeSync(pair.ours);
+      throw e;
+    }
+    // Sent before "ready": already waiting in the socket.
+    if (pair) terminal = receiveMaster(pair);
     const pidStartTime = processStartTime(launched.pid);
     if (!pidStartTime) throw new StateError(`container "${opts.id}" init exited during create`);
     const state: SavedState = {
@@ -127,9 +153,10 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     };
     ctx.store.save(state);
     if (opts.pidFile) writeFileAtomic(opts.pidFile, String(launched.pid));
-    return { state, launched };
+    return { state, launched, terminal };
   } catch (e) {
     // A failed create leaves nothing: no process, cgroup or state.
+    if (terminal !== undefined) fs.closeSync(terminal);
     if (launched) {
       try {
         process.kill(launched.pid, 'SIGKILL');
@@ -187,7 +214,7 @@ export function containerState(ctx: RuntimeContext, id: string): ContainerState 
 }
 
 export async function startContainer(ctx: RuntimeContext, id: string): Promise<void> {
-  await ctx.store.withLock(id, () => {
+  await ctx.store.withLock(id, async () => {
     const o = observe(ctx, id);
     if (o.status !== 'created') {
       throw new StateError(`cannot start container "${id}": it is ${o.status}, not created`);
@@ -202,13 +229,32 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
       if ((e as NodeJS.ErrnoException).code === 'ENXIO') throw new StateError(`cannot start container "${id}": container not running`);
       throw e;
     }
+    const before = exePath(o.pid);
     try {
       fs.writeSync(fd, '0');
     } finally {
       fs.closeSync(fd);
     }
     fs.unlinkSync(fifo);
+    const poststart = o.saved.hooks?.poststart ?? [];
+    if (poststart.length > 0) {
+      // poststart runs once the process has been executed: the init's exe
+      // changes at execve (or it dies, e.g. a startContainer hook failed).
+      while (isSameProcessAlive(o.pid, o.saved.pidStartTime) && exePath(o.pid) === before) {
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      const state: HookState = { ociVersion: o.saved.ociVersion, id, status: 'running', pid: o.pid, bundle: o.saved.bundle, annotations: o.saved.annotations };
+      runHooksWarning('poststart', o.saved.hooks, state, ctx.warn);
+    }
   });
+}
+
+function exePath(pid: number): string {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return '';
+  }
 }
 
 export function parseKillSignal(text: string | undefined): number {
@@ -279,6 +325,12 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
     // pid namespace) before removing it.
     if (cg) await cg.destroy();
     ctx.store.remove(id);
+    // poststop: after the container is gone, before delete returns; each
+    // failure is a warning and the rest still run.
+    if (o.saved.hooks?.poststop?.length) {
+      const state: HookState = { ociVersion: o.saved.ociVersion, id, status: 'stopped', pid: 0, bundle: o.saved.bundle, annotations: o.saved.annotations };
+      runHooksWarning('poststop', o.saved.hooks, state, ctx.warn);
+    }
   });
 }
 
@@ -308,7 +360,7 @@ export interface RunOptions extends CreateOptions {
 
 /** create + start, then (foreground) forward signals, wait, delete; returns the exit code. */
 export async function runContainer(ctx: RuntimeContext, opts: RunOptions): Promise<number> {
-  const { launched } = await createContainer(ctx, { ...opts, wait: !opts.detach });
+  const { launched, terminal } = await createContainer(ctx, { ...opts, wait: !opts.detach, ownTerminal: !opts.detach });
   const forward = (sig: NodeJS.Signals): void => {
     try {
       process.kill(launched.pid, sig);
@@ -324,8 +376,10 @@ export async function runContainer(ctx: RuntimeContext, opts: RunOptions): Promi
     throw e;
   }
   if (opts.detach) return 0;
+  const relay = terminal !== undefined ? relayTerminal(terminal) : undefined;
   const code = await launched.exited();
   for (const s of FORWARDED_SIGNALS) process.removeListener(s, forward);
+  await relay?.finish();
   if (!opts.keep) await deleteContainer(ctx, opts.id, true);
   return code;
 }

@@ -6,7 +6,7 @@
 // See native/init/main.c for the other side.
 import * as fs from 'fs';
 import type { LaunchPlan } from './plan';
-import { encodePlan, encodeRecords, FrameReader } from './plan-encoding';
+import { planToRecords, encodeRecords, FrameReader } from './plan-encoding';
 import { initHelperPath, native } from '../native';
 import { ContainerSetupError } from './errors';
 
@@ -26,6 +26,19 @@ export interface Launched {
 export interface LaunchOptions {
   /** Called with the init's host pid before it is let go (e.g. to put it in its cgroup). */
   onPid?: (pid: number) => void;
+  /**
+   * create: the init is set up and about to pivot_root; run prestart and
+   * createRuntime hooks and return the state JSON for the init's own
+   * createContainer and startContainer hooks. Throwing fails the create.
+   */
+  onHooks?: (pid: number) => [string, string];
+  /** Called with the helper's pid before it gets the plan (exec: join the container's cgroup before forking). */
+  beforePlan?: (helperPid: number) => void;
+  /**
+   * One end of a socketpair for the pty master, in place of a console socket
+   * path (ccrun owns the terminal). Handed to the helper and closed here.
+   */
+  consoleFd?: number;
 }
 
 function readFrames(fd: number, reader: FrameReader, buf: Buffer): string[][] | undefined {
@@ -48,7 +61,19 @@ export function launch(plan: LaunchPlan, opts: LaunchOptions = {}): Launched {
   const fds = [0, 1, 2];
   for (let fd = 3; fd < 3 + n; fd++) fds.push(fd);
   const addon = native();
-  const { pid: helperPid, sock } = addon.spawnHelper(initHelperPath(), [String(3 + n)], fds, 3 + n);
+  const records = planToRecords(plan);
+  if (opts.consoleFd !== undefined) {
+    // fd 3+n is the sync socket (the placeholder there is replaced), 4+n the console end.
+    fds.push(opts.consoleFd, opts.consoleFd);
+    records.push(['consolefd', String(4 + n)]);
+  }
+  let spawned: { pid: number; sock: number };
+  try {
+    spawned = addon.spawnHelper(initHelperPath(), [String(3 + n)], fds, 3 + n);
+  } finally {
+    if (opts.consoleFd !== undefined) fs.closeSync(opts.consoleFd);
+  }
+  const { pid: helperPid, sock } = spawned;
   let sockOpen = true;
   const closeSock = (): void => {
     if (sockOpen) fs.closeSync(sock);
@@ -68,7 +93,12 @@ export function launch(plan: LaunchPlan, opts: LaunchOptions = {}): Launched {
     throw new ContainerSetupError(msg || `container set-up failed: ccrun-init exited with status ${code} before the container was ready`);
   };
   try {
-    fs.writeSync(sock, encodePlan(plan));
+    opts.beforePlan?.(helperPid);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  try {
+    fs.writeSync(sock, encodeRecords(records));
   } catch (e) {
     fail(`container set-up failed: cannot send the plan to ccrun-init: ${(e as Error).message}`);
   }
@@ -90,6 +120,14 @@ export function launch(plan: LaunchPlan, opts: LaunchOptions = {}): Launched {
           }
           fs.writeSync(sock, encodeRecords([['go']]));
         }
+      } else if (tag === 'hooks') {
+        let states: [string, string] = ['{}', '{}'];
+        try {
+          if (opts.onHooks) states = opts.onHooks(pid);
+        } catch (e) {
+          fail((e as Error).message);
+        }
+        fs.writeSync(sock, encodeRecords([['hookstate', ...states]]));
       } else if (tag === 'ready') ready = true;
     }
   }

@@ -58,6 +58,12 @@ export class CgroupV2 implements CgroupManager {
         const enabled = new Set((readText(join(parent, 'cgroup.subtree_control')) ?? '').split(/\s+/).filter(Boolean));
         const missing = WANTED_CONTROLLERS.filter((c) => avail.has(c) && !enabled.has(c));
         if (missing.length) {
+          if (i > 0 && (readText(join(parent, 'cgroup.procs')) ?? '').trim()) {
+            // cgroup v2's "no internal processes" rule.
+            throw new HostError(
+              `linux.cgroupsPath: cannot enable controllers in ${parent}: it holds processes, and cgroup v2 lets only a cgroup without processes of its own delegate controllers (use a path under a cgroup with no processes, e.g. an absolute one)`,
+            );
+          }
           writeCgroupFile(parent, 'cgroup.subtree_control', missing.map((c) => `+${c}`).join(' '), `linux.cgroupsPath (enabling ${missing.join(', ')} in ${parent})`);
         }
         const child = join(parent, parts[i]);

@@ -361,6 +361,15 @@ t.test('v2: what v2 or the host cannot honour is refused by name, before anythin
   t.match(cg.warnings.join('\n'), /deprecated and ignored/);
 });
 
+t.test('v2: a parent with processes cannot enable controllers for the container: said plainly', async (t) => {
+  const root = fakeV2(t);
+  files(join(root, 'user.slice/me'), { 'cgroup.controllers': 'cpu memory pids\n', 'cgroup.subtree_control': '', 'cgroup.procs': '4242\n' });
+  const cg = openV2(root, 'c1', [], 'c1');
+  t.equal(cg.path, '/user.slice/me/c1');
+  t.throws(() => cg.create(), /cannot enable controllers in .*user\.slice\/me: it holds processes/);
+  t.notOk(existsSync(join(root, 'user.slice/me/c1')));
+});
+
 t.test('v2: failed create removes the directories it made', async (t) => {
   const root = fakeV2(t);
   const cg = openV2(root, 'c9', [], '/a/b/c9');

@@ -56,6 +56,9 @@ void mount_console(void);
 void seccomp_prepare(const struct plan *p);
 void seccomp_install(void);
 
+/* lsm.c: apparmorProfile and selinuxLabel for the exec */
+void lsm_apply(const struct plan *p);
+
 /* hooks.c: createContainer (before pivot_root) and startContainer hooks */
 void hooks_before_pivot(const struct plan *p);
 void hooks_start_container(const struct plan *p);

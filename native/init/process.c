@@ -226,6 +226,7 @@ void exec_process(const struct plan *p, const char *path) {
   /* Without no_new_privs the kernel takes a filter only from a holder of
    * CAP_SYS_ADMIN: load it before the credentials change (as runc does). */
   int nnp = plan_get_ll(p, "nnp", 1, 0) != 0;
+  lsm_apply(p);
   if (!nnp) seccomp_install();
 
   int have_caps = plan_find(p, "caps") != NULL;

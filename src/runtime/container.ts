@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import { dirname, join } from 'path';
 import { loadBundleConfig } from './config/load';
-import type { Spec } from './config/types';
+import type { Hooks, Spec } from './config/types';
 import { buildCreatePlan, type RootOverlay } from './plan';
 import { launch, type Launched } from './launch';
 import { receiveMaster, relayTerminal, terminalPair } from './terminal';
@@ -236,7 +236,8 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
       fs.closeSync(fd);
     }
     fs.unlinkSync(fifo);
-    const poststart = o.saved.hooks?.poststart ?? [];
+    const hooks = o.saved.hooks as Hooks | undefined;
+    const poststart = hooks?.poststart ?? [];
     if (poststart.length > 0) {
       // poststart runs once the process has been executed: the init's exe
       // changes at execve (or it dies, e.g. a startContainer hook failed).
@@ -244,7 +245,7 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
         await new Promise((r) => setTimeout(r, 2));
       }
       const state: HookState = { ociVersion: o.saved.ociVersion, id, status: 'running', pid: o.pid, bundle: o.saved.bundle, annotations: o.saved.annotations };
-      runHooksWarning('poststart', o.saved.hooks, state, ctx.warn);
+      runHooksWarning('poststart', hooks, state, ctx.warn);
     }
   });
 }
@@ -327,9 +328,10 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
     ctx.store.remove(id);
     // poststop: after the container is gone, before delete returns; each
     // failure is a warning and the rest still run.
-    if (o.saved.hooks?.poststop?.length) {
+    const hooks = o.saved.hooks as Hooks | undefined;
+    if (hooks?.poststop?.length) {
       const state: HookState = { ociVersion: o.saved.ociVersion, id, status: 'stopped', pid: 0, bundle: o.saved.bundle, annotations: o.saved.annotations };
-      runHooksWarning('poststop', o.saved.hooks, state, ctx.warn);
+      runHooksWarning('poststop', hooks, state, ctx.warn);
     }
   });
 }

@@ -2,6 +2,9 @@
 // is a u32 LE byte length followed by records; a record is a u32 field
 // count, then per field a u32 length and the bytes; field 0 is the tag.
 import type { LaunchPlan, ProcessPlan } from './plan';
+import { seccompRecords } from './seccomp';
+import { hookRecords } from './hooks';
+import { lsmRecords } from './lsm';
 
 export type WireRecord = string[];
 
@@ -128,6 +131,9 @@ export function planToRecords(plan: LaunchPlan): WireRecord[] {
   for (const p of plan.readonlyPaths) r.push(['rodir', p]);
   if (plan.personality !== undefined) r.push(['personality', String(plan.personality)]);
   r.push(...processRecords(plan.process, plan.capLast));
+  if (plan.seccomp) r.push(...seccompRecords(plan.seccomp));
+  if (plan.lsm) r.push(...lsmRecords(plan.lsm));
+  if (plan.mode === 'create') r.push(...hookRecords(plan.hooks));
   return r;
 }
 

@@ -5,7 +5,7 @@
 // refused by name. The init only executes the plan.
 import { existsSync, readFileSync, statSync } from 'fs';
 import { isAbsolute, join, resolve } from 'path';
-import type { Spec, Mount, Process } from './config/types';
+import type { Hooks, Spec, Mount, Process } from './config/types';
 import {
   CAPABILITY_BITS,
   MOUNT_FLAG_OPTIONS,
@@ -16,6 +16,9 @@ import {
   RLIMITS,
 } from './config/tables';
 import { SUPPORT } from './support';
+import { planSeccomp, type SeccompPlan } from './seccomp';
+import { checkHooks } from './hooks';
+import { mountLabelData, planLsm, type LsmPlan } from './lsm';
 import { ConfigError, NotFoundError } from './errors';
 
 export interface PlannedMount {
@@ -113,6 +116,11 @@ export interface LaunchPlan {
   process: ProcessPlan;
   preserveFds: number;
   capLast: number;
+  /** linux.seccomp, checked (src/runtime/seccomp.ts). */
+  seccomp?: SeccompPlan;
+  /** The hooks the init takes part in (createContainer, startContainer, the sync for prestart/createRuntime). */
+  hooks?: Hooks;
+  lsm?: LsmPlan;
 }
 
 /**
@@ -157,9 +165,6 @@ function refuseUnsupported(spec: Spec): void {
     throw new ConfigError(`config.json: ${what} ${why}`);
   };
   const p = spec.process;
-  if (p?.apparmorProfile && !SUPPORT.apparmor) no('/process/apparmorProfile', 'asks for AppArmor, which ccrun does not support on this host');
-  if (p?.selinuxLabel && !SUPPORT.selinux) no('/process/selinuxLabel', 'asks for SELinux, which ccrun does not support on this host');
-  if (spec.linux?.mountLabel && !SUPPORT.selinux) no('/linux/mountLabel', 'asks for SELinux, which ccrun does not support on this host');
   if (p?.ioPriority) no('/process/ioPriority');
   if (p?.scheduler) no('/process/scheduler');
   if (p?.execCPUAffinity) no('/process/execCPUAffinity');
@@ -400,6 +405,8 @@ function rootPropagation(spec: Spec): { root: number; rootfs: number } {
 
 export function buildCreatePlan(spec: Spec, opts: PlanOptions, warn: (m: string) => void = () => {}): LaunchPlan {
   refuseUnsupported(spec);
+  checkHooks(spec.hooks);
+  const lsm = planLsm(spec);
   if (!spec.process) throw new ConfigError('config.json: /process is required to create a container');
   if (!spec.root) throw new ConfigError('config.json: /root is required on Linux');
   const rootfs = resolve(opts.bundle, spec.root.path);
@@ -474,7 +481,7 @@ export function buildCreatePlan(spec: Spec, opts: PlanOptions, warn: (m: string)
       source = '/sys';
       flags |= MS.BIND | MS.REC;
     }
-    fsOps.push(fsMount(source, m.destination, mtype, flags, o.data.join(','), o));
+    fsOps.push(fsMount(source, m.destination, mtype, flags, mountLabelData(mtype, o.data.join(','), lsm.mountLabel), o));
   });
 
   const devBind = mounts.some((m) => m.destination === '/dev' && (m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind')));
@@ -568,6 +575,9 @@ export function buildCreatePlan(spec: Spec, opts: PlanOptions, warn: (m: string)
     process: planProcess({ ...spec.process, env }, capLast, setgroupsDenied, warn),
     preserveFds: opts.preserveFds ?? 0,
     capLast,
+    seccomp: linux.seccomp ? planSeccomp(linux.seccomp) : undefined,
+    hooks: spec.hooks,
+    lsm,
   };
 }
 

@@ -10,6 +10,8 @@ import {
   RECURSIVE_MOUNT_OPTIONS,
 } from './config/tables';
 import type { NamespaceType } from './config/types';
+import { SECCOMP_ACTIONS, SECCOMP_ARCHS, SECCOMP_KNOWN_FLAGS, SECCOMP_OPERATORS, SECCOMP_SUPPORTED_FLAGS } from './seccomp';
+import { hostLsms } from './lsm';
 
 export type HookName = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
 
@@ -51,16 +53,28 @@ export interface RuntimeSupport {
 
 export const SUPPORT: RuntimeSupport = {
   namespaces: ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup'],
-  hooks: [],
+  hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
   mountTypes: [...MOUNT_TYPES],
   // tmpcopyup and idmap (tables.ts SPECIAL_MOUNT_OPTIONS) are not implemented yet.
   mountOptions: [...MOUNT_FLAG_OPTIONS.keys(), ...PROPAGATION_OPTIONS.keys(), ...RECURSIVE_MOUNT_OPTIONS.keys()],
   capabilities: [...CAPABILITIES],
   cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
-  // Lists stay empty while seccomp is disabled: they say what is supported.
-  seccomp: { enabled: false, actions: [], operators: [], archs: [], knownFlags: [], supportedFlags: [] },
-  apparmor: false,
-  selinux: false,
+  // Through libseccomp (native/init/seccomp.c); SCMP_ACT_NOTIFY is not implemented.
+  seccomp: {
+    enabled: true,
+    actions: [...SECCOMP_ACTIONS],
+    operators: [...SECCOMP_OPERATORS],
+    archs: [...SECCOMP_ARCHS],
+    knownFlags: [...SECCOMP_KNOWN_FLAGS],
+    supportedFlags: [...SECCOMP_SUPPORTED_FLAGS],
+  },
+  // Applied where the host runs the LSM; asked for elsewhere, a clear error (src/runtime/lsm.ts).
+  get apparmor(): boolean {
+    return hostLsms().apparmor;
+  },
+  get selinux(): boolean {
+    return hostLsms().selinux;
+  },
   intelRdt: false,
   mountExtensions: { idmap: false },
   personality: false,

@@ -1,0 +1,63 @@
+// apparmorProfile, selinuxLabel and mountLabel: applied by the init where the
+// host has that LSM (native/init/lsm.c), refused with a clear error where it
+// has not: a container asked to be confined must never run unconfined.
+import { existsSync, readFileSync } from 'fs';
+import type { Spec } from './config/types';
+import { ConfigError } from './errors';
+
+let cached: { apparmor: boolean; selinux: boolean } | undefined;
+
+/** Which of the two LSMs the host runs (read once per process). */
+export function hostLsms(): { apparmor: boolean; selinux: boolean } {
+  if (!cached) {
+    let apparmor = false;
+    try {
+      apparmor = readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
+    } catch {
+      /* no AppArmor module */
+    }
+    const selinux = existsSync('/sys/fs/selinux/enforce');
+    cached = { apparmor, selinux };
+  }
+  return cached;
+}
+
+export interface LsmPlan {
+  apparmorProfile?: string;
+  selinuxLabel?: string;
+  mountLabel?: string;
+}
+
+export function planLsm(spec: Spec): LsmPlan {
+  const host = hostLsms();
+  const profile = spec.process?.apparmorProfile;
+  const label = spec.process?.selinuxLabel;
+  const mountLabel = spec.linux?.mountLabel;
+  if (profile && !host.apparmor) {
+    throw new ConfigError(`config.json: /process/apparmorProfile asks for AppArmor profile "${profile}", but this host does not run AppArmor: remove it, or run on a host with AppArmor enabled`);
+  }
+  if (label && !host.selinux) {
+    throw new ConfigError(`config.json: /process/selinuxLabel asks for SELinux label "${label}", but this host does not run SELinux: remove it, or run on a host with SELinux enabled`);
+  }
+  if (mountLabel && !host.selinux) {
+    throw new ConfigError(`config.json: /linux/mountLabel asks for SELinux mount label "${mountLabel}", but this host does not run SELinux: remove it, or run on a host with SELinux enabled`);
+  }
+  for (const [what, v] of [['/process/apparmorProfile', profile], ['/process/selinuxLabel', label], ['/linux/mountLabel', mountLabel]] as const) {
+    if (v !== undefined && /[\n"]/.test(v)) throw new ConfigError(`config.json: ${what} must not contain a newline or a double quote`);
+  }
+  return { apparmorProfile: profile || undefined, selinuxLabel: label || undefined, mountLabel: mountLabel || undefined };
+}
+
+/** The mount option runc adds for mountLabel to the filesystems that take one. */
+export function mountLabelData(type: string, data: string, mountLabel: string | undefined): string {
+  if (!mountLabel || !['tmpfs', 'devpts', 'mqueue', 'shm'].includes(type)) return data;
+  const ctx = `context="${mountLabel}"`;
+  return data ? `${data},${ctx}` : ctx;
+}
+
+export function lsmRecords(p: LsmPlan): string[][] {
+  const r: string[][] = [];
+  if (p.apparmorProfile) r.push(['apparmor', p.apparmorProfile]);
+  if (p.selinuxLabel) r.push(['selinux', p.selinuxLabel]);
+  return r;
+}

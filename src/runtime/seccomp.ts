@@ -1,0 +1,131 @@
+// linux.seccomp -> plan records for ccrun-init (native/init/seccomp.c builds
+// the filter with libseccomp). Everything checkable is checked here, by
+// name: unknown actions, operators, architectures and flags, argument
+// indices, and what ccrun does not do (SCMP_ACT_NOTIFY).
+import type { Seccomp } from './config/types';
+import { ConfigError } from './errors';
+
+export const SECCOMP_ACTIONS = [
+  'SCMP_ACT_ALLOW',
+  'SCMP_ACT_ERRNO',
+  'SCMP_ACT_KILL',
+  'SCMP_ACT_KILL_PROCESS',
+  'SCMP_ACT_KILL_THREAD',
+  'SCMP_ACT_LOG',
+  'SCMP_ACT_TRACE',
+  'SCMP_ACT_TRAP',
+] as const;
+
+export const SECCOMP_OPERATORS = [
+  'SCMP_CMP_EQ',
+  'SCMP_CMP_GE',
+  'SCMP_CMP_GT',
+  'SCMP_CMP_LE',
+  'SCMP_CMP_LT',
+  'SCMP_CMP_MASKED_EQ',
+  'SCMP_CMP_NE',
+] as const;
+
+/** Architectures libseccomp 2.5 knows (runtime-spec names). */
+export const SECCOMP_ARCHS = [
+  'SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM', 'SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64', 'SCMP_ARCH_MIPS64N32',
+  'SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64', 'SCMP_ARCH_MIPSEL64N32', 'SCMP_ARCH_PARISC', 'SCMP_ARCH_PARISC64',
+  'SCMP_ARCH_PPC', 'SCMP_ARCH_PPC64', 'SCMP_ARCH_PPC64LE', 'SCMP_ARCH_RISCV64', 'SCMP_ARCH_S390', 'SCMP_ARCH_S390X',
+  'SCMP_ARCH_X32', 'SCMP_ARCH_X86', 'SCMP_ARCH_X86_64',
+] as const;
+
+export const SECCOMP_KNOWN_FLAGS = [
+  'SECCOMP_FILTER_FLAG_TSYNC',
+  'SECCOMP_FILTER_FLAG_LOG',
+  'SECCOMP_FILTER_FLAG_SPEC_ALLOW',
+  'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV',
+] as const;
+
+/** WAIT_KILLABLE_RECV needs libseccomp 2.6 (and only matters with NOTIFY). */
+export const SECCOMP_SUPPORTED_FLAGS = ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'] as const;
+
+const EPERM = 1;
+
+export interface SeccompRule {
+  syscall: string;
+  action: string;
+  errnoRet: number;
+  args: { index: number; op: string; value: bigint; valueTwo: bigint }[];
+}
+
+export interface SeccompPlan {
+  defaultAction: string;
+  defaultErrnoRet: number;
+  flags: string[];
+  /** libseccomp's architecture names (x86_64, aarch64, ...). */
+  archs: string[];
+  rules: SeccompRule[];
+}
+
+function checkAction(action: string, where: string): void {
+  if (action === 'SCMP_ACT_NOTIFY') {
+    throw new ConfigError(`config.json: ${where} SCMP_ACT_NOTIFY is not supported by ccrun (no seccomp listener support): use another action`);
+  }
+  if (!(SECCOMP_ACTIONS as readonly string[]).includes(action)) {
+    throw new ConfigError(`config.json: ${where} "${action}" is not a seccomp action (one of ${SECCOMP_ACTIONS.join(', ')})`);
+  }
+}
+
+function toU64(v: number | undefined, where: string): bigint {
+  if (v === undefined) return 0n;
+  if (!Number.isInteger(v) || v < 0) throw new ConfigError(`config.json: ${where} must be a non-negative integer`);
+  return BigInt(v);
+}
+
+/** Checks linux.seccomp and turns it into the helper's plan. */
+export function planSeccomp(s: Seccomp): SeccompPlan {
+  checkAction(s.defaultAction, '/linux/seccomp/defaultAction');
+  if (s.listenerPath) throw new ConfigError('config.json: /linux/seccomp/listenerPath is not supported by ccrun (SCMP_ACT_NOTIFY is not implemented)');
+  const flags = s.flags ?? [];
+  for (const f of flags) {
+    if (!(SECCOMP_KNOWN_FLAGS as readonly string[]).includes(f)) throw new ConfigError(`config.json: /linux/seccomp/flags "${f}" is not a seccomp filter flag`);
+    if (!(SECCOMP_SUPPORTED_FLAGS as readonly string[]).includes(f)) throw new ConfigError(`config.json: /linux/seccomp/flags "${f}" is not supported by this build of ccrun`);
+  }
+  const archs = (s.architectures ?? []).map((a, i) => {
+    if (!(SECCOMP_ARCHS as readonly string[]).includes(a)) throw new ConfigError(`config.json: /linux/seccomp/architectures/${i} "${a}" is not a known architecture`);
+    return a.slice('SCMP_ARCH_'.length).toLowerCase();
+  });
+  const defaultErrnoRet = s.defaultErrnoRet ?? EPERM;
+  const rules: SeccompRule[] = [];
+  (s.syscalls ?? []).forEach((sc, i) => {
+    const where = `/linux/seccomp/syscalls/${i}`;
+    checkAction(sc.action, `${where}/action`);
+    if (!Array.isArray(sc.names) || sc.names.length === 0) throw new ConfigError(`config.json: ${where}/names must list at least one syscall`);
+    const args = (sc.args ?? []).map((a, j) => {
+      if (!Number.isInteger(a.index) || a.index < 0 || a.index > 5) throw new ConfigError(`config.json: ${where}/args/${j}/index must be 0 to 5`);
+      if (!(SECCOMP_OPERATORS as readonly string[]).includes(a.op)) {
+        throw new ConfigError(`config.json: ${where}/args/${j}/op "${a.op}" is not a seccomp operator (one of ${SECCOMP_OPERATORS.join(', ')})`);
+      }
+      return { index: a.index, op: a.op, value: toU64(a.value, `${where}/args/${j}/value`), valueTwo: toU64(a.valueTwo, `${where}/args/${j}/valueTwo`) };
+    });
+    // A rule with the default action is what the filter does anyway (and
+    // libseccomp refuses it); skip it, as runc does.
+    const errnoRet = sc.errnoRet ?? EPERM;
+    if (sc.action === s.defaultAction && (sc.action !== 'SCMP_ACT_ERRNO' || errnoRet === defaultErrnoRet)) return;
+    // libseccomp takes one condition per argument in a rule; several on the
+    // same argument become separate rules (any of them matches), as in runc.
+    const indices = new Set(args.map((a) => a.index));
+    const groups = indices.size === args.length ? [args] : args.map((a) => [a]);
+    for (const name of sc.names) {
+      if (typeof name !== 'string' || !/^[a-z0-9_]+$/.test(name)) throw new ConfigError(`config.json: ${where}/names has "${String(name)}", not a syscall name`);
+      for (const g of groups) rules.push({ syscall: name, action: sc.action, errnoRet, args: g });
+    }
+  });
+  return { defaultAction: s.defaultAction, defaultErrnoRet, flags, archs, rules };
+}
+
+export function seccompRecords(p: SeccompPlan): string[][] {
+  const r: string[][] = [['seccomp', p.defaultAction, String(p.defaultErrnoRet), ...p.flags]];
+  for (const a of p.archs) r.push(['scarch', a]);
+  for (const rule of p.rules) {
+    const f = ['scrule', rule.syscall, rule.action, String(rule.errnoRet), String(rule.args.length)];
+    for (const a of rule.args) f.push(String(a.index), a.op, a.value.toString(), a.valueTwo.toString());
+    r.push(f);
+  }
+  return r;
+}

@@ -1,24 +1,44 @@
+// Two forms: `ccrun ps [-a] [--format table|json]` without an id lists the
+// Docker-style containers (ccrun run IMAGE); `ccrun ps [--format ...] ID
+// [-- ps-options]` is runc's: the processes of one container.
 import type { CommandSpec } from '../command';
 
 export const command: CommandSpec = {
   name: 'ps',
-  summary: 'list the processes running in a container',
-  usage: '[--format table|json] <container-id> [-- ps-options...]',
-  options: [{ name: 'format', short: 'f', kind: 'string', value: 'table|json', description: 'table: ps output of the container\'s processes; json: their host pids', default: 'table' }],
+  summary: 'list image containers (no id), or the processes running in one container (runc: ps ID)',
+  usage: '[-a] [--format table|json]   |   ps [--format table|json] <container-id> [-- ps-options...]',
+  options: [
+    { name: 'format', short: 'f', kind: 'string', value: 'table|json', description: 'with an id: ps output of the container\'s processes, or their host pids as json; without: a table, or one JSON object per container', default: 'table' },
+    { name: 'all', short: 'a', kind: 'boolean', description: 'without an id: list stopped containers too' },
+  ],
   stopAfterPositionals: 1,
-  minArgs: 1,
+  minArgs: 0,
   async run(ctx, opts, [id, ...psArgs]) {
+    const { UsageError } = await import('../../runtime/errors');
+    if (opts.format !== 'json' && opts.format !== 'table') throw new UsageError(`--format: "${String(opts.format)}" is not table or json`);
+    if (id === undefined) {
+      const { frontendContext } = await import('../../frontend/context');
+      const { containerRows, formatRows } = await import('../../frontend/manage');
+      const fx = frontendContext({ root: ctx.globals.root, store: ctx.globals.store, debug: false, warn: (m) => ctx.log.warn(m) });
+      const rows = await containerRows(fx, Boolean(opts.all));
+      if (opts.format === 'json') {
+        process.stdout.write(rows.map((r) => JSON.stringify({ ID: r.id, Names: r.name, Image: r.image, Command: r.command, CreatedAt: r.created, State: r.state, Status: r.status, ...(r.exitCode !== undefined ? { ExitCode: r.exitCode } : {}) }) + '\n').join(''));
+      } else {
+        process.stdout.write(formatRows(rows));
+      }
+      return 0;
+    }
+    if (opts.all) throw new UsageError('ps: -a lists image containers and takes no container id');
     const { runtimeContext } = await import('../runtime-context');
     const { containerPids, containerPsTable } = await import('../../runtime/container-cgroups');
-    const { UsageError } = await import('../../runtime/errors');
+    const { resolveContainerRef } = await import('../../frontend/resolve');
+    const cid = resolveContainerRef(ctx.globals.root, id, ctx.globals.store);
     const args = psArgs[0] === '--' ? psArgs.slice(1) : psArgs;
     if (opts.format === 'json') {
       if (args.length) throw new UsageError('ps: ps options cannot be used with --format json');
-      process.stdout.write(JSON.stringify(containerPids(runtimeContext(ctx), id)) + '\n');
-    } else if (opts.format === 'table') {
-      process.stdout.write(containerPsTable(runtimeContext(ctx), id, args));
+      process.stdout.write(JSON.stringify(containerPids(runtimeContext(ctx), cid)) + '\n');
     } else {
-      throw new UsageError(`--format: "${String(opts.format)}" is not table or json`);
+      process.stdout.write(containerPsTable(runtimeContext(ctx), cid, args));
     }
     return 0;
   },

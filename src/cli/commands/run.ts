@@ -1,30 +1,158 @@
-import type { CommandSpec } from '../command';
+// `ccrun run` has two forms, told apart by one rule: with --bundle/-b it is
+// runc's `run [options] ID` on an OCI bundle; without it, it is Docker's
+// `run [options] IMAGE [COMMAND [ARG...]]`.
+import type { CommandSpec, OptionSpec, ParsedOptions } from '../command';
 import { CREATE_OPTIONS } from './create';
+
+// runc's options, with --bundle taking no default so its presence can be seen.
+const BUNDLE_OPTIONS: OptionSpec[] = [
+  ...CREATE_OPTIONS.map((o) => (o.name === 'bundle' ? { ...o, default: undefined, description: 'run the OCI bundle in DIR (selects the runc form: run -b DIR ID)' } : o)),
+  { name: 'keep', kind: 'boolean', description: 'runc form: keep the stopped container (no delete) after a foreground run' },
+];
+
+const IMAGE_OPTIONS: OptionSpec[] = [
+  { name: 'interactive', short: 'i', kind: 'boolean', description: 'keep standard input connected to the container' },
+  { name: 'tty', short: 't', kind: 'boolean', description: 'give the container a terminal' },
+  { name: 'rm', kind: 'boolean', description: 'remove the container (root, logs, record) when it exits' },
+  { name: 'name', kind: 'string', value: 'NAME', description: 'name the container (unique; default: a generated one)' },
+  { name: 'env', short: 'e', kind: 'list', value: 'KEY=VALUE', description: 'set an environment variable (KEY alone: take it from this shell)' },
+  { name: 'env-file', kind: 'list', value: 'FILE', description: 'read KEY=VALUE lines from FILE' },
+  { name: 'workdir', short: 'w', kind: 'string', value: 'DIR', description: 'working directory in the container' },
+  { name: 'user', short: 'u', kind: 'string', value: 'USER[:GROUP]', description: "user (name or uid, resolved in the image's /etc/passwd and /etc/group)" },
+  { name: 'hostname', kind: 'string', value: 'NAME', description: "the container's hostname (default: its short id)" },
+  { name: 'entrypoint', kind: 'string', value: 'CMD', description: 'replace the image\'s Entrypoint ("" clears it)' },
+  { name: 'volume', short: 'v', kind: 'list', value: 'HOST:CTR[:ro]', description: 'bind a host directory or file into the container' },
+  { name: 'tmpfs', kind: 'list', value: 'CTR[:OPTS]', description: 'mount a tmpfs at CTR' },
+  { name: 'read-only', kind: 'boolean', description: "make the container's root filesystem read-only" },
+  { name: 'memory', short: 'm', kind: 'string', value: 'SIZE', description: 'memory limit (e.g. 256m, 1g)' },
+  { name: 'cpus', kind: 'string', value: 'N', description: 'CPU limit in CPUs (e.g. 0.5)' },
+  { name: 'pids-limit', kind: 'number', value: 'N', description: 'limit on processes in the container (-1: none)' },
+  { name: 'cap-add', kind: 'list', value: 'CAP', description: 'add a capability to Docker\'s default set (ALL: every one)' },
+  { name: 'cap-drop', kind: 'list', value: 'CAP', description: 'drop a capability (ALL: every one)' },
+  { name: 'privileged', kind: 'boolean', description: 'all capabilities, all devices, no masked paths' },
+  { name: 'pull', kind: 'string', value: 'missing|always|never', description: 'when to pull the image (default missing)', default: 'missing' },
+  { name: 'platform', kind: 'string', value: 'OS/ARCH[/VARIANT]', description: 'platform to pull (default: this host)' },
+  { name: 'init', kind: 'boolean', description: 'run a small reaper as pid 1 (not available yet: refused)' },
+  { name: 'network', kind: 'string', value: 'none|host', description: 'network: none (a new, empty network namespace; default) or host', default: 'none' },
+];
+
+const BUNDLE_ONLY = ['pidFile', 'consoleSocket', 'noPivot', 'noNewKeyring', 'keep'];
+
+function given(opts: ParsedOptions, key: string): boolean {
+  const v = opts[key];
+  if (Array.isArray(v)) return v.length > 0;
+  return v !== undefined && v !== false && !(key === 'preserveFds' && v === 0);
+}
 
 export const command: CommandSpec = {
   name: 'run',
-  summary: 'create and start a container from a bundle; in the foreground, wait and exit with its status',
-  usage: '[options] <container-id>',
-  options: [
-    ...CREATE_OPTIONS,
-    { name: 'detach', short: 'd', kind: 'boolean', description: 'return once the container has started' },
-    { name: 'keep', kind: 'boolean', description: 'keep the stopped container (no delete) after a foreground run' },
-  ],
+  summary: 'run a command in a new container from an image (Docker form), or from a bundle with --bundle (runc form)',
+  usage: '[options] IMAGE [COMMAND [ARG...]]   |   run --bundle DIR [options] <container-id>',
+  options: [...BUNDLE_OPTIONS, { name: 'detach', short: 'd', kind: 'boolean', description: 'return once the container has started (image form: print its id, output to ccrun logs)' }, ...IMAGE_OPTIONS],
+  stopAfterPositionals: 1,
   minArgs: 1,
-  maxArgs: 1,
-  async run(ctx, opts, [id]) {
-    const { runtimeContext, refuseSystemdCgroup } = await import('../runtime-context');
-    const { runContainer } = await import('../../runtime/container');
-    refuseSystemdCgroup(ctx);
-    return runContainer(runtimeContext(ctx), {
-      id,
-      bundle: opts.bundle as string,
-      pidFile: opts.pidFile as string | undefined,
-      consoleSocket: opts.consoleSocket as string | undefined,
-      noPivot: Boolean(opts.noPivot),
-      preserveFds: opts.preserveFds as number,
+  async run(ctx, opts, args) {
+    const { UsageError } = await import('../../runtime/errors');
+    if (opts.bundle !== undefined) {
+      // The runc form.
+      const imageOnly = IMAGE_OPTIONS.filter((o) => o.default === undefined || opts[camel(o.name)] !== o.default).map((o) => camel(o.name)).filter((k) => given(opts, k));
+      if (imageOnly.length) {
+        throw new UsageError(`run --bundle runs an OCI bundle and takes no image options (${imageOnly.map(flag).join(', ')}): drop --bundle to run an image`);
+      }
+      if (args.length !== 1) throw new UsageError('usage: ccrun run --bundle DIR [options] <container-id> (the command comes from the bundle\'s config.json; drop --bundle to run IMAGE COMMAND...)');
+      const { runtimeContext, refuseSystemdCgroup } = await import('../runtime-context');
+      const { runContainer } = await import('../../runtime/container');
+      refuseSystemdCgroup(ctx);
+      return runContainer(runtimeContext(ctx), {
+        id: args[0],
+        bundle: opts.bundle as string,
+        pidFile: opts.pidFile as string | undefined,
+        consoleSocket: opts.consoleSocket as string | undefined,
+        noPivot: Boolean(opts.noPivot),
+        preserveFds: opts.preserveFds as number,
+        detach: Boolean(opts.detach),
+        keep: Boolean(opts.keep),
+      });
+    }
+    // The Docker form.
+    const bundleOnly = BUNDLE_ONLY.filter((k) => given(opts, k)).concat(given(opts, 'preserveFds') ? ['preserveFds'] : []);
+    if (bundleOnly.length) {
+      throw new UsageError(`${bundleOnly.map(flag).join(', ')} belong to the bundle form: use ccrun run --bundle DIR ${bundleOnly.map(flag).join(' ')} ... ID`);
+    }
+    const pull = String(opts.pull);
+    if (pull !== 'missing' && pull !== 'always' && pull !== 'never') throw new UsageError(`--pull: "${pull}" is not missing, always or never`);
+    const network = String(opts.network);
+    if (network === 'bridge' || network === 'default') {
+      throw new UsageError('--network bridge: bridge networking is not supported yet; use --network none (an isolated network namespace, the default) or --network host');
+    }
+    if (network !== 'none' && network !== 'host') throw new UsageError(`--network: "${network}" is not none or host`);
+    const { frontendContext } = await import('../../frontend/context');
+    const { createFromImage, runForeground, runDetached, requireNoTty } = await import('../../frontend/run');
+    const req = {
+      image: args[0],
+      command: args.slice(1),
+      name: opts.name as string | undefined,
       detach: Boolean(opts.detach),
-      keep: Boolean(opts.keep),
+      autoRemove: Boolean(opts.rm),
+      interactive: Boolean(opts.interactive),
+      tty: Boolean(opts.tty),
+      env: opts.env as string[],
+      envFiles: opts.envFile as string[],
+      workdir: opts.workdir as string | undefined,
+      user: opts.user as string | undefined,
+      hostname: opts.hostname as string | undefined,
+      entrypoint: opts.entrypoint as string | undefined,
+      volumes: opts.volume as string[],
+      tmpfs: opts.tmpfs as string[],
+      readOnly: Boolean(opts.readOnly),
+      memory: opts.memory as string | undefined,
+      cpus: opts.cpus as string | undefined,
+      pidsLimit: opts.pidsLimit as number | undefined,
+      capAdd: opts.capAdd as string[],
+      capDrop: opts.capDrop as string[],
+      privileged: Boolean(opts.privileged),
+      pull: pull as 'missing',
+      platform: opts.platform as string | undefined,
+      init: Boolean(opts.init),
+      network: network as 'none',
+    };
+    requireNoTty(req);
+    const fx = frontendContext({
+      root: ctx.globals.root,
+      store: ctx.globals.store,
+      debug: ctx.log.debugEnabled,
+      warn: (m) => ctx.log.warn(m),
+      debugLog: ctx.log.debugEnabled ? (m) => ctx.log.debug(m) : undefined,
     });
+    let rec;
+    try {
+      rec = await createFromImage(fx, req);
+    } catch (e) {
+      await pointAtBundleForm(e, args);
+      throw e;
+    }
+    if (req.detach) {
+      await runDetached(fx, rec);
+      process.stdout.write(`${rec.id}\n`);
+      return 0;
+    }
+    return runForeground(fx, rec);
   },
 };
+
+/** `ccrun run ID` typed in a bundle directory: say how to run the bundle. */
+async function pointAtBundleForm(e: unknown, args: string[]): Promise<void> {
+  const { ImageError } = await import('../../image/errors');
+  const fs = await import('fs');
+  if (e instanceof ImageError && args.length === 1 && fs.existsSync('config.json')) {
+    e.message += `\n(to run the bundle in this directory as container "${args[0]}", use: ccrun run --bundle . ${args[0]})`;
+  }
+}
+
+function camel(name: string): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function flag(key: string): string {
+  return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}

@@ -1,0 +1,91 @@
+// The image side of `ccrun run IMAGE`: find or pull the image, make sure its
+// layers are unpacked, and describe the container's root as an overlay of
+// those layers (O(1) in the image's size) with the container's own upper dir.
+import * as fs from 'fs';
+import { join, relative } from 'path';
+import type { ImageRecord, ImageStore } from '../image/store';
+import type { RootOverlay } from '../runtime/plan';
+import { readFileInRoot } from '../image/bundle-user';
+
+export interface ImageLookup {
+  store: ImageStore;
+  ref: string;
+  pull: 'missing' | 'always' | 'never';
+  platform?: string;
+  /** Where pull progress goes (stderr: stdout belongs to the container). */
+  progressOut: NodeJS.WritableStream;
+  warn: (m: string) => void;
+  debug?: (m: string) => void;
+}
+
+export async function findOrPullImage(o: ImageLookup): Promise<ImageRecord> {
+  const local = o.pull === 'always' ? undefined : o.store.getImage(o.ref);
+  if (local) return local;
+  if (o.pull === 'never') {
+    const { ImageNotFoundError } = require('../image/errors') as typeof import('../image/errors');
+    throw new ImageNotFoundError(`image "${o.ref}" is not in the store ${o.store.root} and --pull never was given: pull or load it first (see ccrun images)`);
+  }
+  const { pullImage } = require('../image/pull') as typeof import('../image/pull');
+  const { PlainProgress } = require('../image/progress') as typeof import('../image/progress');
+  if (o.pull === 'missing') o.progressOut.write(`Unable to find image '${o.ref}' locally\n`);
+  const r = await pullImage(o.ref, {
+    store: o.store,
+    platform: o.platform,
+    progress: new PlainProgress(o.progressOut),
+    warn: o.warn,
+    debug: o.debug,
+  });
+  return r.record;
+}
+
+/** True when this kernel has overlayfs (loading the module if it must). */
+export function overlayAvailable(): boolean {
+  try {
+    if (/\toverlay$/m.test(fs.readFileSync('/proc/filesystems', 'utf8'))) return true;
+  } catch {
+    return false;
+  }
+  return false;
+}
+
+/**
+ * The overlay for a container whose private directory is `cdir` (under
+ * <store>/containers): lower dirs are the store's cached layers, top-most
+ * first, named relative to the layer directory so the mount data stays short.
+ */
+export function rootOverlayFor(store: ImageStore, rec: ImageRecord, cdir: string): RootOverlay {
+  const layers = rec.layers.map((l) => store.layerPath(l.diffId));
+  const base = layers.length ? join(layers[0], '..') : join(store.root, 'layers', 'sha256');
+  return {
+    base,
+    lower: layers.map((p) => relative(base, p)).reverse(),
+    upper: relative(base, join(cdir, 'upper')),
+    work: relative(base, join(cdir, 'work')),
+  };
+}
+
+/**
+ * /etc/passwd and /etc/group as the container will see them (the top-most
+ * layer that has each), copied into `dir`/etc so the image's User can be
+ * resolved without mounting anything on the host.
+ */
+export function extractUserDb(store: ImageStore, rec: ImageRecord, dir: string): void {
+  fs.mkdirSync(join(dir, 'etc'), { recursive: true, mode: 0o700 });
+  const tops = rec.layers.map((l) => store.layerPath(l.diffId)).reverse();
+  for (const file of ['/etc/passwd', '/etc/group']) {
+    for (const layer of tops) {
+      const text = readFileInRoot(layer, file);
+      if (text !== null) {
+        fs.writeFileSync(join(dir, file), text, { mode: 0o600 });
+        break;
+      }
+    }
+  }
+}
+
+/** Where overlayfs cannot be used: a full copy of the layers (said once, on stderr, by the caller). */
+export async function copyRoot(store: ImageStore, rec: ImageRecord, target: string): Promise<void> {
+  const { buildRootfs } = require('../image/unpack') as typeof import('../image/unpack');
+  fs.rmdirSync(target);
+  await buildRootfs(store, rec.layers.map((l) => l.diffId), target);
+}

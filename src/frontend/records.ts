@@ -1,0 +1,160 @@
+// Docker-style containers on disk. Each one has a directory in the image
+// store (the same filesystem as the unpacked layers, as overlayfs needs):
+//
+//   <store>/containers/<id>/record.json   what it is: name, image, spec, root overlay
+//   <store>/containers/<id>/upper, work   the overlay's writable layer (kept until rm)
+//   <store>/containers/<id>/merged        the empty directory the root is mounted on
+//   <store>/containers/<id>/etc/          generated hostname, hosts, resolv.conf
+//   <store>/containers/<id>/container.log stdout and stderr of a detached run
+//   <store>/containers/<id>/exit.json     exit code and time of the last run
+//
+// The runtime's own state (under --root) exists only while the container
+// runs: the record is what `ps -a`, `start` and `rm` work from.
+import * as fs from 'fs';
+import { join } from 'path';
+import type { Spec } from '../runtime/config/types';
+import type { RootOverlay } from '../runtime/plan';
+import { NotFoundError, UsageError, StateError } from '../runtime/errors';
+
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  /** The reference the user gave ("busybox"). */
+  image: string;
+  /** The image id (config digest). */
+  imageId: string;
+  command: string[];
+  created: string;
+  spec: Spec;
+  rootOverlay?: RootOverlay;
+  /** --rm: remove everything once the command exits. */
+  autoRemove: boolean;
+  /** Sent by `stop` first (the image's StopSignal, else SIGTERM). */
+  stopSignal: string;
+}
+
+export interface ExitRecord {
+  exitCode: number;
+  startedAt?: string;
+  finishedAt: string;
+}
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+export function checkContainerName(name: string): void {
+  if (!NAME_RE.test(name) || name.length > 128) {
+    throw new UsageError(`invalid container name "${name}": use letters, digits, "_", "." and "-", starting with a letter or digit`);
+  }
+  if (/^[0-9a-f]{64}$/.test(name)) throw new UsageError(`invalid container name "${name}": it looks like a container id`);
+}
+
+/** A 64-hex id as Docker makes them; shown as its first 12 digits. */
+export function newContainerId(): string {
+  const { randomBytes } = require('crypto') as typeof import('crypto');
+  for (;;) {
+    const id = randomBytes(32).toString('hex');
+    // Docker avoids ids that are all digits in their short form (they read like numbers).
+    if (!/^\d{12}/.test(id)) return id;
+  }
+}
+
+const ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'gentle', 'happy', 'keen', 'lucid', 'merry', 'nimble', 'proud', 'quiet', 'sharp', 'tender', 'vivid', 'witty', 'zen', 'bold', 'clever', 'jolly'];
+const NOUNS = ['curie', 'darwin', 'euler', 'fermi', 'gauss', 'hopper', 'kepler', 'lovelace', 'meitner', 'newton', 'noether', 'pascal', 'ritchie', 'shannon', 'tesla', 'turing', 'wozniak', 'yalow', 'babbage', 'lamport'];
+
+export function randomName(taken: Set<string>): string {
+  const { randomInt } = require('crypto') as typeof import('crypto');
+  for (let i = 0; ; i++) {
+    const base = `${ADJECTIVES[randomInt(ADJECTIVES.length)]}_${NOUNS[randomInt(NOUNS.length)]}`;
+    const name = i < 20 ? base : `${base}${randomInt(1000)}`;
+    if (!taken.has(name)) return name;
+  }
+}
+
+export class ContainerRecords {
+  readonly dir: string;
+  constructor(storeRoot: string) {
+    this.dir = join(storeRoot, 'containers');
+  }
+
+  containerDir(id: string): string {
+    if (!/^[0-9a-f]{64}$/.test(id)) throw new NotFoundError(`"${id}" is not a container id`);
+    return join(this.dir, id);
+  }
+
+  ids(): string[] {
+    try {
+      return fs.readdirSync(this.dir).filter((n) => /^[0-9a-f]{64}$/.test(n)).sort();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+  }
+
+  /** Every complete record (a directory still being made has none yet). */
+  list(): ContainerRecord[] {
+    const out: ContainerRecord[] = [];
+    for (const id of this.ids()) {
+      const r = this.read(id);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  read(id: string): ContainerRecord | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(join(this.containerDir(id), 'record.json'), 'utf8')) as ContainerRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  write(rec: ContainerRecord): void {
+    const dir = this.containerDir(rec.id);
+    const tmp = join(dir, `.record.json.${process.pid}`);
+    fs.writeFileSync(tmp, JSON.stringify(rec, null, 1), { mode: 0o600 });
+    fs.renameSync(tmp, join(dir, 'record.json'));
+  }
+
+  readExit(id: string): ExitRecord | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(join(this.containerDir(id), 'exit.json'), 'utf8')) as ExitRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  writeExit(id: string, exit: ExitRecord): void {
+    const dir = this.containerDir(id);
+    const tmp = join(dir, `.exit.json.${process.pid}`);
+    fs.writeFileSync(tmp, JSON.stringify(exit));
+    fs.renameSync(tmp, join(dir, 'exit.json'));
+  }
+
+  logPath(id: string): string {
+    return join(this.containerDir(id), 'container.log');
+  }
+
+  /**
+   * A name or id (full, or a unique prefix of at least 1 digit) -> the record.
+   * Names win over id prefixes, as in Docker.
+   */
+  find(ref: string): ContainerRecord | undefined {
+    const all = this.list();
+    const byName = all.find((r) => r.name === ref || r.name === ref.replace(/^\//, ''));
+    if (byName) return byName;
+    if (!/^[0-9a-f]+$/.test(ref)) return undefined;
+    const hits = all.filter((r) => r.id.startsWith(ref));
+    if (hits.length > 1) throw new StateError(`"${ref}" matches ${hits.length} containers: give more of the id`);
+    return hits[0];
+  }
+
+  require(ref: string): ContainerRecord {
+    const r = this.find(ref);
+    if (!r) throw new NotFoundError(`container "${ref}" does not exist (see ccrun ps -a)`);
+    return r;
+  }
+
+  remove(id: string): void {
+    fs.rmSync(this.containerDir(id), { recursive: true, force: true, maxRetries: 5 });
+  }
+}

@@ -1,0 +1,270 @@
+// `ccrun run IMAGE`: a container record from the image and the request,
+// then the container run in the foreground (exit code as ours) or detached
+// under a small monitor process (output to the log file, exit code kept).
+import * as fs from 'fs';
+import { join } from 'path';
+import { spawn } from 'child_process';
+import type { RuntimeContext } from '../runtime/container';
+import { ImageStore } from '../image/store';
+import { ContainerRecords, checkContainerName, newContainerId, randomName, type ContainerRecord } from './records';
+import { applyRunRequest, checkRunRequest, type RunRequest } from './spec';
+import { StateError, CcrunError, UsageError } from '../runtime/errors';
+
+export interface FrontendContext {
+  runtime: RuntimeContext;
+  /** The image store root (containers live in it); undefined: the default. */
+  storeRoot?: string;
+  /** argv prefix that runs ccrun with the same global options (for the detached monitor). */
+  selfCommand: string[];
+  warn: (m: string) => void;
+  debug?: (m: string) => void;
+}
+
+export function imageStore(fx: FrontendContext): ImageStore {
+  return new ImageStore(fx.storeRoot);
+}
+
+export function records(fx: FrontendContext): ContainerRecords {
+  return new ContainerRecords(imageStore(fx).root);
+}
+
+let copyWarned = false;
+
+function hostsFile(network: 'none' | 'host', hostname: string): string {
+  if (network === 'host') {
+    try {
+      return fs.readFileSync('/etc/hosts', 'utf8');
+    } catch {
+      /* fall through to the generated one */
+    }
+  }
+  return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`;
+}
+
+function resolvConf(): string {
+  try {
+    return fs.readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Makes the container (record, upper dir, /etc files) from the request; nothing is left on failure. */
+export async function createFromImage(fx: FrontendContext, req: RunRequest): Promise<ContainerRecord> {
+  checkRunRequest(req);
+  if (req.name !== undefined) checkContainerName(req.name);
+  const store = imageStore(fx);
+  const { findOrPullImage, overlayAvailable, rootOverlayFor, extractUserDb, copyRoot } = await import('./image-root');
+  const { readImageConfig, ensureLayersUnpacked, imageConfigToSpec } = await import('../image/bundle');
+  const rec = await findOrPullImage({ store, ref: req.image, pull: req.pull, platform: req.platform, progressOut: process.stderr, warn: fx.warn, debug: fx.debug });
+  const config = readImageConfig(store, rec);
+  await ensureLayersUnpacked(store, rec);
+  const recs = new ContainerRecords(store.root);
+  const id = newContainerId();
+  return store.withLock('containers', async () => {
+    const taken = new Set(recs.list().map((r) => r.name));
+    if (req.name !== undefined && taken.has(req.name)) {
+      const other = recs.find(req.name)!;
+      throw new StateError(`the container name "${req.name}" is already in use by container ${other.id.slice(0, 12)}: remove it (ccrun rm ${req.name}) or choose another name`);
+    }
+    const name = req.name ?? randomName(taken);
+    const cdir = recs.containerDir(id);
+    fs.mkdirSync(recs.dir, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(cdir, { mode: 0o700 });
+    try {
+      for (const d of ['upper', 'work', 'merged', 'etc']) fs.mkdirSync(join(cdir, d), { mode: 0o755 });
+      extractUserDb(store, rec, join(cdir, 'userdb'));
+      const entrypoint = req.entrypoint === undefined ? undefined : req.entrypoint === '' ? [] : [req.entrypoint];
+      const spec = imageConfigToSpec(config, join(cdir, 'userdb'), {
+        entrypoint,
+        cmd: req.command.length ? req.command : undefined,
+        env: (await import('./spec')).parseEnvEntries(req.env, req.envFiles),
+        user: req.user,
+        workdir: req.workdir,
+      }, { rootPath: join(cdir, 'merged') });
+      fs.rmSync(join(cdir, 'userdb'), { recursive: true, force: true });
+      const hostname = req.hostname ?? id.slice(0, 12);
+      const files = { hostname: join(cdir, 'etc', 'hostname'), hosts: join(cdir, 'etc', 'hosts'), resolvConf: join(cdir, 'etc', 'resolv.conf') };
+      fs.writeFileSync(files.hostname, `${hostname}\n`);
+      fs.writeFileSync(files.hosts, hostsFile(req.network, hostname));
+      fs.writeFileSync(files.resolvConf, resolvConf());
+      applyRunRequest(spec, req, id, files);
+      let rootOverlay;
+      if (overlayAvailable()) {
+        rootOverlay = rootOverlayFor(store, rec, cdir);
+      } else {
+        if (!copyWarned) process.stderr.write('ccrun: overlayfs is not available on this host: each container gets a full copy of the image\n');
+        copyWarned = true;
+        await copyRoot(store, rec, join(cdir, 'merged'));
+      }
+      const record: ContainerRecord = {
+        id,
+        name,
+        image: req.image,
+        imageId: rec.configDigest,
+        command: spec.process!.args ?? [],
+        created: new Date().toISOString(),
+        spec,
+        rootOverlay,
+        autoRemove: req.autoRemove,
+        stopSignal: config.config?.StopSignal ?? 'SIGTERM',
+      };
+      recs.write(record);
+      return record;
+    } catch (e) {
+      fs.rmSync(cdir, { recursive: true, force: true });
+      throw e;
+    }
+  });
+}
+
+/** Signals a foreground run passes on to the container (as the runtime's run). */
+async function forwardedSignals(): Promise<NodeJS.Signals[]> {
+  return (await import('../runtime/container')).FORWARDED_SIGNALS;
+}
+
+export interface StartHooks {
+  /** Called once the command runs (or with the error that stopped it). */
+  onStarted?: (err?: Error) => void;
+}
+
+/**
+ * Runs the container's command once, in the foreground of this process:
+ * create, start, forward signals, wait, record the exit, delete the runtime
+ * state (and, with --rm, everything). Returns the exit code.
+ */
+export async function runOnce(fx: FrontendContext, rec: ContainerRecord, hooks: StartHooks = {}): Promise<number> {
+  const { createContainer, startContainer, deleteContainer } = await import('../runtime/container');
+  const ctx = fx.runtime;
+  const recs = records(fx);
+  const cdir = recs.containerDir(rec.id);
+  const startedAt = new Date().toISOString();
+  let launched;
+  try {
+    if (ctx.store.exists(rec.id)) await deleteContainer(ctx, rec.id, true);
+    ({ launched } = await createContainer(ctx, {
+      id: rec.id,
+      bundle: cdir,
+      spec: rec.spec,
+      rootOverlay: rec.rootOverlay,
+      wait: true,
+      extra: { frontend: true, name: rec.name, image: rec.image },
+    }));
+  } catch (e) {
+    hooks.onStarted?.(e as Error);
+    throw e;
+  }
+  const pid = launched.pid;
+  const forward = (sig: NodeJS.Signals): void => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* exited meanwhile */
+    }
+  };
+  const signals = await forwardedSignals();
+  for (const s of signals) process.on(s, forward);
+  try {
+    try {
+      await startContainer(ctx, rec.id);
+    } catch (e) {
+      hooks.onStarted?.(e as Error);
+      await deleteContainer(ctx, rec.id, true).catch(() => undefined);
+      throw e;
+    }
+    hooks.onStarted?.();
+    const code = await launched.exited();
+    try {
+      recs.writeExit(rec.id, { exitCode: code, startedAt, finishedAt: new Date().toISOString() });
+    } catch {
+      /* removed meanwhile (rm -f) */
+    }
+    await deleteContainer(ctx, rec.id, true).catch((e: Error) => fx.warn(`removing the runtime state of ${rec.name}: ${e.message}`));
+    if (rec.autoRemove) recs.remove(rec.id);
+    return code;
+  } finally {
+    for (const s of signals) process.removeListener(s, forward);
+  }
+}
+
+/** Foreground `ccrun run IMAGE`: a failed first start leaves nothing behind. */
+export async function runForeground(fx: FrontendContext, rec: ContainerRecord): Promise<number> {
+  let started = false;
+  try {
+    return await runOnce(fx, rec, { onStarted: (err) => (started = !err) });
+  } catch (e) {
+    if (!started) records(fx).remove(rec.id);
+    throw e;
+  }
+}
+
+/**
+ * Starts the container under a detached monitor (`ccrun start --monitor ID`,
+ * its own session, stdout and stderr to the log file) and returns once the
+ * command runs, or throws the monitor's error.
+ */
+export async function startDetached(fx: FrontendContext, rec: ContainerRecord): Promise<void> {
+  const recs = records(fx);
+  const log = fs.openSync(recs.logPath(rec.id), 'a', 0o600);
+  const child = spawn(fx.selfCommand[0], [...fx.selfCommand.slice(1), 'start', '--monitor', rec.id], {
+    detached: true,
+    stdio: ['ignore', log, log, 'pipe'],
+  });
+  fs.closeSync(log);
+  const pipe = child.stdio[3] as NodeJS.ReadableStream;
+  let said = '';
+  pipe.on('data', (d: Buffer) => (said += d.toString()));
+  await new Promise<void>((resolve) => {
+    pipe.on('end', resolve);
+    pipe.on('error', () => resolve());
+    child.on('error', () => resolve());
+  });
+  child.unref();
+  (pipe as unknown as { destroy?: () => void }).destroy?.();
+  if (said.startsWith('ok')) return;
+  throw new CcrunError(said.replace(/^error: /, '').trim() || `the monitor of container ${rec.name} exited before the container started (see ccrun logs ${rec.name})`);
+}
+
+/** The detached monitor's body: run once, telling fd 3 how the start went. */
+export async function monitorMain(fx: FrontendContext, id: string): Promise<number> {
+  const rec = records(fx).read(id);
+  const tell = (text: string): void => {
+    try {
+      fs.writeSync(3, text);
+      fs.closeSync(3);
+    } catch {
+      /* the starter is gone */
+    }
+  };
+  if (!rec) {
+    tell(`error: container ${id} does not exist`);
+    return 1;
+  }
+  try {
+    return await runOnce(fx, rec, { onStarted: (err) => tell(err ? `error: ${err.message}` : 'ok\n') });
+  } catch (e) {
+    tell(`error: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+/** `ccrun run -d IMAGE`: a failed first start leaves nothing behind. */
+export async function runDetached(fx: FrontendContext, rec: ContainerRecord): Promise<void> {
+  try {
+    await startDetached(fx, rec);
+  } catch (e) {
+    const { deleteContainer } = await import('../runtime/container');
+    await deleteContainer(fx.runtime, rec.id, true).catch(() => undefined);
+    records(fx).remove(rec.id);
+    throw e;
+  }
+}
+
+export function requireNoTty(req: RunRequest): void {
+  if (req.tty) {
+    throw new UsageError('-t/--tty: the terminal relay for image containers is not available in this build yet (run without -t, or use ccrun exec -t once it is)');
+  }
+  if (req.init) {
+    throw new UsageError('--init: the reaper init is not available in this build yet (run without --init)');
+  }
+}

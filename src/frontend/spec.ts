@@ -1,0 +1,203 @@
+// `docker run` options -> the runtime config of one container, on top of the
+// image's config (src/image/bundle.ts imageConfigToSpec). Everything the user
+// typed is checked here, before anything is made, so bad input leaves nothing.
+import * as fs from 'fs';
+import { isAbsolute, posix } from 'path';
+import type { Mount, Spec } from '../runtime/config/types';
+import { CAPABILITY_BITS } from '../runtime/config/tables';
+import { UsageError, NotFoundError } from '../runtime/errors';
+
+/** What `ccrun run IMAGE` was asked for, parsed from the command line. */
+export interface RunRequest {
+  image: string;
+  /** Replaces the image's Cmd when non-empty. */
+  command: string[];
+  name?: string;
+  detach: boolean;
+  autoRemove: boolean;
+  interactive: boolean;
+  tty: boolean;
+  env: string[];
+  envFiles: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  entrypoint?: string;
+  volumes: string[];
+  tmpfs: string[];
+  readOnly: boolean;
+  memory?: string;
+  cpus?: string;
+  pidsLimit?: number;
+  capAdd: string[];
+  capDrop: string[];
+  privileged: boolean;
+  pull: 'missing' | 'always' | 'never';
+  platform?: string;
+  init: boolean;
+  network: 'none' | 'host';
+}
+
+/** Docker's default capability set (moby oci/caps/defaults.go). */
+export const DOCKER_DEFAULT_CAPS = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+];
+
+function capName(text: string): string {
+  const up = text.trim().toUpperCase();
+  const name = up.startsWith('CAP_') ? up : `CAP_${up}`;
+  if (up === 'ALL') return 'ALL';
+  if (!CAPABILITY_BITS.has(name)) throw new UsageError(`unknown capability "${text}" (e.g. NET_ADMIN, SYS_PTRACE, or ALL)`);
+  return name;
+}
+
+/** Docker's rules: drop ALL first, then add; add ALL gives everything. */
+export function capabilitySet(add: string[], drop: string[], privileged: boolean): string[] {
+  const all = [...CAPABILITY_BITS.keys()];
+  if (privileged) return all;
+  const adds = add.map(capName);
+  const drops = drop.map(capName);
+  let caps = drops.includes('ALL') ? [] : DOCKER_DEFAULT_CAPS.filter((c) => !drops.includes(c));
+  if (adds.includes('ALL')) caps = [...all];
+  for (const c of adds) if (c !== 'ALL' && !caps.includes(c)) caps.push(c);
+  return caps;
+}
+
+/** "512m", "1g", "1048576" -> bytes (Docker's units, powers of 1024). */
+export function parseBytes(text: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)b?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`${what}: "${text}" is not a size (e.g. 512m, 1g, 1048576)`);
+  const mult = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase()] ?? 1;
+  const n = Math.floor(Number(m[1]) * mult);
+  if (n <= 0) throw new UsageError(`${what}: "${text}" must be more than 0`);
+  return n;
+}
+
+/** KEY=VALUE lines; "KEY" alone takes the caller's value (skipped when unset), as docker does. */
+export function parseEnvEntries(entries: string[], files: string[]): string[] {
+  const out: string[] = [];
+  const add = (line: string, where: string): void => {
+    if (line === '' || line.startsWith('#')) return;
+    const eq = line.indexOf('=');
+    const key = eq < 0 ? line : line.slice(0, eq);
+    if (key === '' || /\s/.test(key)) throw new UsageError(`${where}: "${line}" is not KEY=VALUE`);
+    if (eq >= 0) out.push(line);
+    else if (process.env[key] !== undefined) out.push(`${key}=${process.env[key]}`);
+  };
+  for (const f of files) {
+    let text: string;
+    try {
+      text = fs.readFileSync(f, 'utf8');
+    } catch (e) {
+      throw new NotFoundError(`--env-file: cannot read "${f}": ${(e as Error).message}`);
+    }
+    for (const line of text.split('\n')) add(line.replace(/^\s+/, '').replace(/\r$/, ''), `--env-file ${f}`);
+  }
+  for (const e of entries) add(e, '--env');
+  return out;
+}
+
+/** -v HOST:CTR[:ro|rw] -> a bind mount. Named volumes are not supported yet: the host path must be absolute. */
+export function parseVolume(spec: string): Mount {
+  const parts = spec.split(':');
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
+    throw new UsageError(`--volume "${spec}": use HOST-PATH:CONTAINER-PATH[:ro] (e.g. -v /srv/data:/data:ro)`);
+  }
+  const [host, ctr, mode] = parts;
+  if (!isAbsolute(host)) {
+    throw new UsageError(`--volume "${spec}": the host path "${host}" must be absolute (named volumes are not supported)`);
+  }
+  if (!isAbsolute(ctr) || ctr.split('/').includes('..')) {
+    throw new UsageError(`--volume "${spec}": the container path "${ctr}" must be absolute, without ".."`);
+  }
+  const opts = ['rbind', 'rprivate'];
+  if (mode !== undefined) {
+    const flags = mode.split(',');
+    for (const f of flags) {
+      if (f === 'ro') opts.push('ro');
+      else if (f !== 'rw') throw new UsageError(`--volume "${spec}": mode "${f}" is not ro or rw`);
+    }
+  }
+  if (!fs.existsSync(host)) throw new NotFoundError(`--volume "${spec}": the host path "${host}" does not exist (create it first)`);
+  return { destination: posix.normalize(ctr), type: 'bind', source: host, options: opts };
+}
+
+/** --tmpfs CTR[:OPTIONS] */
+export function parseTmpfs(spec: string): Mount {
+  const colon = spec.indexOf(':');
+  const dest = colon < 0 ? spec : spec.slice(0, colon);
+  const extra = colon < 0 ? [] : spec.slice(colon + 1).split(',').filter(Boolean);
+  if (!isAbsolute(dest) || dest.split('/').includes('..')) throw new UsageError(`--tmpfs "${spec}": the path must be absolute, without ".."`);
+  return { destination: posix.normalize(dest), type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...extra] };
+}
+
+export interface GeneratedFiles {
+  hostname: string;
+  hosts: string;
+  resolvConf: string;
+}
+
+/**
+ * Applies the request to `spec` (from imageConfigToSpec) in place: Docker's
+ * namespaces, capabilities, generated /etc files, volumes, limits.
+ */
+export function applyRunRequest(spec: Spec, req: RunRequest, id: string, files: GeneratedFiles): void {
+  const proc = spec.process!;
+  proc.terminal = req.tty;
+  // Docker leaves no_new_privs off (setuid binaries work) and rlimits as the daemon's.
+  proc.noNewPrivileges = false;
+  delete proc.rlimits;
+  const caps = capabilitySet(req.capAdd, req.capDrop, req.privileged);
+  proc.capabilities = { bounding: [...caps], effective: [...caps], permitted: [...caps] };
+  if (req.tty && !proc.env!.some((e) => e.startsWith('TERM='))) proc.env!.push('TERM=xterm');
+
+  spec.hostname = req.hostname ?? id.slice(0, 12);
+  spec.root!.readonly = req.readOnly;
+
+  const linux = (spec.linux ??= {});
+  linux.namespaces = ['pid', 'ipc', 'uts', 'mount', 'cgroup', ...(req.network === 'host' ? [] : ['network'])].map((type) => ({
+    type: type as 'pid',
+  }));
+  if (req.privileged) {
+    linux.maskedPaths = [];
+    linux.readonlyPaths = [];
+    linux.resources = { ...(linux.resources ?? {}), devices: [{ allow: true, access: 'rwm' }] };
+  }
+  const resources = (linux.resources ??= {});
+  if (req.memory !== undefined) resources.memory = { limit: parseBytes(req.memory, '--memory') };
+  if (req.cpus !== undefined) {
+    const n = Number(req.cpus);
+    if (!/^\d+(\.\d+)?$/.test(req.cpus) || !(n > 0)) throw new UsageError(`--cpus: "${req.cpus}" is not a positive number of CPUs (e.g. 0.5, 2)`);
+    resources.cpu = { quota: Math.round(n * 100000), period: 100000 };
+  }
+  if (req.pidsLimit !== undefined) {
+    if (req.pidsLimit === 0 || req.pidsLimit < -1) throw new UsageError(`--pids-limit: ${req.pidsLimit} is not a limit (a positive number, or -1 for none)`);
+    resources.pids = { limit: req.pidsLimit };
+  }
+
+  // Mounts: the image's Volumes stay in the container's own writable layer
+  // (there is no volume store yet), so only the defaults remain, then
+  // /etc files, tmpfs and binds in the order given.
+  const mounts = (spec.mounts ?? []).filter((m) => m.type !== 'bind');
+  const sysfs = mounts.find((m) => m.destination === '/sys');
+  if (sysfs && req.privileged) sysfs.options = (sysfs.options ?? []).filter((o) => o !== 'ro');
+  const etc = (dest: string, source: string): Mount => ({
+    destination: dest,
+    type: 'bind',
+    source,
+    options: ['rbind', 'rprivate', ...(req.readOnly ? ['ro'] : [])],
+  });
+  mounts.push(etc('/etc/hostname', files.hostname), etc('/etc/hosts', files.hosts), etc('/etc/resolv.conf', files.resolvConf));
+  for (const t of req.tmpfs) mounts.push(parseTmpfs(t));
+  for (const v of req.volumes) mounts.push(parseVolume(v));
+  spec.mounts = mounts;
+}
+
+/** Checks what can be checked from the request alone (before the image is looked at). */
+export function checkRunRequest(req: RunRequest): void {
+  for (const v of req.volumes) parseVolume(v);
+  for (const t of req.tmpfs) parseTmpfs(t);
+  capabilitySet(req.capAdd, req.capDrop, req.privileged);
+  if (req.memory !== undefined) parseBytes(req.memory, '--memory');
+}

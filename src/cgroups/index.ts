@@ -172,7 +172,7 @@ export function openCgroup(opts: OpenCgroupOptions): CgroupManager {
   }
   if (opts.rootless) {
     const { NoCgroup } = require('./none') as typeof import('./none');
-    return new NoCgroup(path, 'rootless on cgroup v1: cgroups cannot be delegated to an unprivileged user, so the container runs without resource limits');
+    return new NoCgroup(path, 'rootless on cgroup v1: cgroups cannot be delegated to an unprivileged user, so the container runs without resource limits', 1);
   }
   const { CgroupV1 } = require('./v1') as typeof import('./v1');
   return new CgroupV1(mountRoot, path, relative ? self : undefined);

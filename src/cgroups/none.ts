@@ -8,11 +8,11 @@ import { requestsLimits } from './index';
 import { emptyStats, type CgroupStats } from './stats';
 
 export class NoCgroup implements CgroupManager {
-  readonly version: 1 | 2 = 2;
   readonly warnings: string[];
   constructor(
     readonly path: string,
     private readonly reason: string,
+    readonly version: 1 | 2 = 2,
   ) {
     this.warnings = [reason];
   }

@@ -3,6 +3,7 @@
 // command files parse flags and print; this knows containers and cgroups.
 import { spawnSync } from 'child_process';
 import type { CgroupManager } from '../cgroups';
+import { withDefaultDevices } from '../cgroups/devices';
 import type { Resources } from './config/types';
 import { observe, type Observed, type RuntimeContext } from './container';
 import { openContainerCgroup } from './cgroup-link';
@@ -45,7 +46,11 @@ export async function updateContainer(ctx: RuntimeContext, id: string, resources
     const o = observe(ctx, id);
     needStatus(id, o, ['created', 'running', 'paused'], 'update', 'container not running');
     const cg = cgroupOf(id, o);
-    cg.update(resources);
+    // New device rules replace the old ones: keep the devices every container
+    // gets, as create does (linux.devices of the config are not kept: list
+    // them in the rules to keep them).
+    const r = resources.devices && !o.saved.cgroup?.rootless ? withDefaultDevices(resources, undefined) : resources;
+    cg.update(r);
     return cg.warnings;
   });
 }

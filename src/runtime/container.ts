@@ -371,14 +371,16 @@ export async function runContainer(ctx: RuntimeContext, opts: RunOptions): Promi
     }
   };
   if (!opts.detach) for (const s of FORWARDED_SIGNALS) process.on(s, forward);
+  // Before start, so the process sees the user's window size from its first line.
+  const relay = terminal !== undefined ? relayTerminal(terminal) : undefined;
   try {
     await startContainer(ctx, opts.id);
   } catch (e) {
+    await relay?.finish(0);
     await deleteContainer(ctx, opts.id, true).catch(() => undefined);
     throw e;
   }
   if (opts.detach) return 0;
-  const relay = terminal !== undefined ? relayTerminal(terminal) : undefined;
   const code = await launched.exited();
   for (const s of FORWARDED_SIGNALS) process.removeListener(s, forward);
   await relay?.finish();

@@ -136,6 +136,8 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
     throw new ConfigError('exec --detach with a terminal needs --console-socket (nobody would hold the terminal)');
   }
 
+  // The helper sizes the pty before the process runs (runc does the same for exec -t).
+  if (ownTerminal && process.stdout.isTTY && !proc.consoleSize) proc.consoleSize = { height: process.stdout.rows, width: process.stdout.columns };
   const pid = o.pid;
   const namespaces = o.saved.namespaces.map((type) => {
     const file = NS_FILES[type];

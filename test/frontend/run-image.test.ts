@@ -1,0 +1,325 @@
+// `ccrun run IMAGE` as a Docker user sees it, with images pulled from the
+// registry rig: the image's config applied, a fresh root per container, the
+// exit code, signals, detached containers with logs/stop/start/rm, and bad
+// input refused with nothing left behind.
+import t from 'tap';
+import { execFileSync, spawn } from 'child_process';
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import { tmpdir } from 'os';
+import { join, resolve } from 'path';
+import { startRegistry, MT, type RegistryRig } from '../helpers/registry';
+import { gzip, tarArchive, type EntrySpec } from '../helpers/tar-builder';
+
+const ROOT = resolve(__dirname, '..', '..');
+const CCRUN = join(ROOT, 'bin', 'ccrun');
+const built = fs.existsSync(join(ROOT, 'dist/frontend/run.js'));
+const skip = !built ? 'dist/ not built (run npx tsc first)' : fs.existsSync('/bin/busybox') ? false : 'busybox-static is not installed (apt-get install busybox-static)';
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+let reg: RegistryRig;
+let work: string;
+let store: string;
+let state: string;
+let BB: string;
+let APP: string;
+
+/** Asynchronous: the rig serves from this process's event loop. */
+function cc(args: string[], o: { input?: string } = {}): Promise<Result> {
+  return new Promise((done, fail) => {
+    const child = spawn(CCRUN, ['--store', store, '--root', state, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', fail);
+    child.on('close', (code, sig) => done({ code: code ?? 128 + (sig ? 9 : 0), stdout, stderr }));
+    child.stdin.end(o.input ?? '');
+  });
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+function containerDirs(): string[] {
+  const d = join(store, 'containers');
+  return fs.existsSync(d) ? fs.readdirSync(d) : [];
+}
+
+function stateDirs(): string[] {
+  return fs.existsSync(state) ? fs.readdirSync(state) : [];
+}
+
+/** Every path, mode, size and content hash under the store's layer cache. */
+function layerSnapshot(): string {
+  const h = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const name of fs.readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      const st = fs.lstatSync(p);
+      h.update(`${p} ${st.mode} ${st.size} ${st.mtimeMs}\n`);
+      if (st.isDirectory()) walk(p);
+      else if (st.isFile()) h.update(fs.readFileSync(p));
+    }
+  };
+  walk(join(store, 'layers'));
+  return h.digest('hex');
+}
+
+function mountsMentioning(text: string): string[] {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(text));
+}
+
+function cgroupDirsFor(id: string): string[] {
+  const out: string[] = [];
+  for (const base of ['/sys/fs/cgroup/ccrun', ...fs.readdirSync('/sys/fs/cgroup').map((c) => `/sys/fs/cgroup/${c}/ccrun`)]) {
+    if (fs.existsSync(join(base, id))) out.push(join(base, id));
+  }
+  return out;
+}
+
+const APP_PASSWD = 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001:app:/home/app:/bin/sh\n';
+const APP_GROUP = 'root:x:0:\napp:x:1001:\nstaff:x:50:app\n';
+const appLayer: EntrySpec[] = [
+  { path: 'etc/', type: 'dir' },
+  { path: 'etc/passwd', content: APP_PASSWD },
+  { path: 'etc/group', content: APP_GROUP },
+  { path: 'srv/', type: 'dir' },
+  { path: 'srv/app/', type: 'dir', uid: 1000, gid: 1001 },
+  { path: 'srv/app/data.txt', content: 'from the image\n', uid: 1000, gid: 1001 },
+];
+
+t.before(async () => {
+  if (skip) return;
+  reg = await startRegistry(t);
+  work = fs.mkdtempSync(join(tmpdir(), 'ccrun-frontend-'));
+  store = join(work, 'store');
+  state = join(work, 'state');
+  t.teardown(() => {
+    for (const id of stateDirs()) spawnSyncQuiet([CCRUN, '--root', state, 'delete', '--force', id]);
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+  const archive = join(work, 'busybox.tar');
+  execFileSync(join(ROOT, 'scripts/make-busybox-image.sh'), [archive], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const oci = join(work, 'busybox-oci');
+  fs.mkdirSync(oci);
+  execFileSync('tar', ['xf', archive, '-C', oci]);
+  const index = JSON.parse(fs.readFileSync(join(oci, 'index.json'), 'utf8'));
+  const manifest = JSON.parse(fs.readFileSync(join(oci, 'blobs/sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+  const config = JSON.parse(fs.readFileSync(join(oci, 'blobs/sha256', manifest.config.digest.slice(7)), 'utf8'));
+  const layer = fs.readFileSync(join(oci, 'blobs/sha256', manifest.layers[0].digest.slice(7)));
+  await reg.pushImage('library/busybox', 'latest', { layers: [{ data: layer, mediaType: MT.ociLayerGzip }], config });
+  const appConfig = {
+    ...config,
+    config: {
+      Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'GREETING=hello-from-env'],
+      WorkingDir: '/srv/app',
+      User: 'app',
+      Entrypoint: ['/bin/sh', '-c'],
+      Cmd: ['echo "$GREETING $(pwd) $(id -u):$(id -g) $(id -G) $(cat data.txt)"'],
+      StopSignal: 'SIGUSR1',
+    },
+    rootfs: undefined,
+  };
+  await reg.pushImage('library/app', 'v1', {
+    layers: [
+      { data: layer, mediaType: MT.ociLayerGzip },
+      { data: gzip(tarArchive(appLayer)), mediaType: MT.ociLayerGzip },
+    ],
+    config: appConfig,
+  });
+  BB = `${reg.host}/library/busybox`;
+  APP = `${reg.host}/library/app:v1`;
+});
+
+function spawnSyncQuiet(argv: string[]): void {
+  try {
+    execFileSync(argv[0], argv.slice(1), { stdio: 'ignore' });
+  } catch {
+    /* best effort */
+  }
+}
+
+t.test('run with a command pulls the image and prints its output', { skip }, async (t) => {
+  const r = await cc(['run', '--rm', BB, 'echo', 'hello']);
+  t.equal(r.stdout, 'hello\n', r.stderr);
+  t.equal(r.code, 0);
+  t.match(r.stderr, /Unable to find image/, 'the pull is reported on stderr');
+  const again = await cc(['run', '--rm', BB, 'echo', 'again']);
+  t.equal(again.stdout, 'again\n');
+  t.notMatch(again.stderr, /Unable to find image/, 'second run uses the local image');
+  t.same(containerDirs(), [], '--rm left no container');
+});
+
+t.test("run without a command applies the image's Entrypoint, Cmd, Env, WorkingDir and User", { skip }, async (t) => {
+  const r = await cc(['run', '--rm', APP]);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout.trim(), 'hello-from-env /srv/app 1000:1001 1001 50 from the image');
+  const cmd = await cc(['run', '--rm', APP, 'echo "$GREETING and a new Cmd"']);
+  t.equal(cmd.stdout, 'hello-from-env and a new Cmd\n', 'a command replaces Cmd, the Entrypoint stays');
+  const over = await cc(['run', '--rm', '-e', 'GREETING=bye', '-e', 'EXTRA=1', '-w', '/tmp', '-u', '0:0', '--entrypoint', '/bin/sh', APP, '-c', 'echo $GREETING $EXTRA $(pwd) $(id -u):$(id -g)']);
+  t.equal(over.stdout, 'bye 1 /tmp 0:0\n', over.stderr);
+  const envFile = join(work, 'env.list');
+  fs.writeFileSync(envFile, '# comment\nFROM_FILE=yes\n');
+  const ef = await cc(['run', '--rm', '--env-file', envFile, BB, 'sh', '-c', 'echo $FROM_FILE; cat /etc/hostname; hostname']);
+  const [fromFile, etcHostname, hostname] = ef.stdout.trim().split('\n');
+  t.equal(fromFile, 'yes');
+  t.match(etcHostname, /^[0-9a-f]{12}$/, 'hostname defaults to the short id');
+  t.equal(hostname, etcHostname);
+  const named = await cc(['run', '--rm', '--hostname', 'web1', BB, 'sh', '-c', 'hostname; grep -c web1 /etc/hosts; test -s /etc/resolv.conf -o ! -s /etc/resolv.conf && echo resolv']);
+  t.equal(named.stdout, 'web1\n1\nresolv\n');
+});
+
+t.test("Docker's defaults: namespaces, capabilities, /dev/shm, exit code", { skip }, async (t) => {
+  const r = await cc(['run', '--rm', BB, 'sh', '-c', 'grep CapEff /proc/self/status; ls /sys/class/net; grep -c " /dev/shm " /proc/mounts; echo $$']);
+  const [capLine, ...rest] = r.stdout.trim().split('\n');
+  // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP
+  t.equal(capLine.split(/\s+/)[1], '00000000a80425fb', 'Docker\'s 14 default capabilities');
+  t.same(rest, ['lo', '1', '1'], 'own network namespace with only lo, /dev/shm, pid 1');
+  const added = await cc(['run', '--rm', '--cap-drop', 'ALL', '--cap-add', 'NET_ADMIN', BB, 'grep', 'CapEff', '/proc/self/status']);
+  t.match(added.stdout, /0000000000001000/, 'drop ALL then add NET_ADMIN');
+  t.equal((await cc(['run', '--rm', BB, 'sh', '-c', 'exit 5'])).code, 5);
+  // pid 1 ignores signals sent from inside its namespace: kill it from outside.
+  const killed = cc(['run', '--rm', '--name', 'to-kill', BB, 'sleep', '30']);
+  let id = '';
+  t.ok(await waitFor(async () => {
+    const line = (await cc(['ps', '--format', 'json'])).stdout.split('\n').find((l) => l.includes('"to-kill"'));
+    if (line) id = JSON.parse(line).ID;
+    return id !== '';
+  }), 'running');
+  t.equal((await cc(['kill', id, 'KILL'])).code, 0);
+  t.equal((await killed).code, 137, 'killed by SIGKILL: 128+9');
+  const host = await cc(['run', '--rm', '--network', 'host', BB, 'ls', '/sys/class/net']);
+  t.match(host.stdout, /lo/);
+  t.ok(host.stdout.trim().split('\n').length >= 1);
+  const ro = await cc(['run', '--rm', '--read-only', '--tmpfs', '/scratch', BB, 'sh', '-c', 'touch /x 2>/dev/null && echo wrote-root; touch /scratch/y && echo wrote-tmpfs']);
+  t.equal(ro.stdout, 'wrote-tmpfs\n', '--read-only root, writable --tmpfs');
+  const vol = join(work, 'vol');
+  fs.mkdirSync(vol);
+  fs.writeFileSync(join(vol, 'in.txt'), 'host file\n');
+  const v = await cc(['run', '--rm', '-v', `${vol}:/data`, '-v', `${vol}:/rodata:ro`, BB, 'sh', '-c', 'cat /data/in.txt; echo out > /data/out.txt; echo x > /rodata/no 2>/dev/null || echo ro-refused']);
+  t.equal(v.stdout, 'host file\nro-refused\n', v.stderr);
+  t.equal(fs.readFileSync(join(vol, 'out.txt'), 'utf8'), 'out\n', 'writes through -v reach the host');
+  const lim = await cc(['run', '--rm', '--memory', '64m', '--pids-limit', '20', '--cpus', '0.5', BB, 'true']);
+  t.equal(lim.code, 0, `limits accepted (${lim.stderr.trim()})`);
+});
+
+t.test('two containers from one image do not see each other\'s writes; the store stays unchanged', { skip }, async (t) => {
+  await cc(['pull', BB]);
+  const before = layerSnapshot();
+  const a = await cc(['run', '--name', 'writer-a', BB, 'sh', '-c', 'echo a > /etc/written; rm /bin/ls; cat /etc/written']);
+  t.equal(a.stdout, 'a\n', a.stderr);
+  const b = await cc(['run', '--name', 'writer-b', BB, 'sh', '-c', 'test -e /etc/written && echo seen || echo unseen; test -e /bin/ls && echo ls-there']);
+  t.equal(b.stdout, 'unseen\nls-there\n');
+  t.equal(layerSnapshot(), before, 'the layer cache is byte for byte the same');
+  t.same(mountsMentioning(store), [], 'nothing mounted on the host');
+  const ps = await cc(['ps', '-a', '--format', 'json']);
+  const rows = ps.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const names = rows.map((r) => r.Names).sort();
+  t.same(names, ['writer-a', 'writer-b']);
+  t.ok(rows.every((r) => r.State === 'exited' && r.Status.startsWith('Exited (0)')), ps.stdout);
+  t.equal((await cc(['rm', 'writer-a', 'writer-b'])).code, 0);
+  t.same(containerDirs(), []);
+});
+
+t.test('--rm leaves nothing: no mount, upper dir, state or cgroup', { skip }, async (t) => {
+  const r = await cc(['run', '--rm', BB, 'cat', '/etc/hostname']);
+  const short = r.stdout.trim();
+  t.match(short, /^[0-9a-f]{12}$/);
+  t.same(containerDirs(), [], 'no container directory (upper, work, logs)');
+  t.same(stateDirs(), [], 'no runtime state');
+  t.same(mountsMentioning(short), []);
+  t.same(mountsMentioning(store), []);
+  const cg = fs.existsSync('/sys/fs/cgroup/ccrun') ? fs.readdirSync('/sys/fs/cgroup/ccrun').filter((n) => n.startsWith(short)) : [];
+  t.same(cg, [], 'no cgroup');
+});
+
+t.test('-d, then ps, logs, exec, stop (StopSignal), start again from the kept root, rm', { skip }, async (t) => {
+  const script = 'cat count 2>/dev/null; echo run >> count; echo started; trap "echo got USR1; exit 3" USR1; while :; do sleep 0.1; done';
+  const d = await cc(['run', '-d', '--name', 'svc', APP, script]);
+  t.equal(d.code, 0, d.stderr);
+  const id = d.stdout.trim();
+  t.match(id, /^[0-9a-f]{64}$/, 'prints the full id');
+  t.teardown(() => spawnSyncQuiet([CCRUN, '--store', store, '--root', state, 'rm', '-f', 'svc']));
+  const ps = await cc(['ps']);
+  t.match(ps.stdout, new RegExp(`${id.slice(0, 12)}.*Up .*svc`));
+  t.ok(await waitFor(async () => (await cc(['logs', 'svc'])).stdout.includes('started')), 'output in the logs');
+  // exec by name, where the exec command resolves names.
+  const ex = await cc(['exec', 'svc', 'cat', '/srv/app/count']);
+  if (ex.code === 0) t.equal(ex.stdout, 'run\n', 'exec by name');
+  else t.comment(`exec by name not available yet: ${ex.stderr.trim()}`);
+  const follow = cc(['logs', '-f', 'svc']);
+  const stop = await cc(['stop', '-t', '5', 'svc']);
+  t.equal(stop.code, 0, stop.stderr);
+  const f = await follow;
+  t.match(f.stdout, /started\n[\s\S]*got USR1/, 'logs -f ends when the container stops, after its last output');
+  const exited = JSON.parse((await cc(['ps', '-a', '--format', 'json'])).stdout.trim().split('\n').find((l) => l.includes('"svc"'))!);
+  t.equal(exited.ExitCode, 3, "the image's StopSignal (USR1) reached the command");
+  t.same(stateDirs(), [], 'no runtime state once stopped');
+  const st = await cc(['start', 'svc']);
+  t.equal(st.code, 0, st.stderr);
+  t.ok(await waitFor(async () => (await cc(['logs', 'svc'])).stdout.includes('run\nstarted')), 'the second run saw the first run\'s file');
+  const rmRunning = await cc(['rm', 'svc']);
+  t.equal(rmRunning.code, 1);
+  t.match(rmRunning.stderr, /running.*rm -f/);
+  t.equal((await cc(['rm', '-f', 'svc'])).code, 0);
+  t.same(containerDirs(), []);
+  t.same(stateDirs(), []);
+  t.same(cgroupDirsFor(id), []);
+});
+
+t.test('signals sent to ccrun run reach the command', { skip }, async (t) => {
+  const child = spawn(CCRUN, ['--store', store, '--root', state, 'run', '--rm', BB, 'sh', '-c', 'trap "echo got TERM; exit 42" TERM; echo ready; while :; do sleep 0.1; done'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  const code = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  t.ok(await waitFor(() => out.includes('ready')), 'started');
+  child.kill('SIGTERM');
+  t.equal(await code, 42);
+  t.match(out, /got TERM/);
+});
+
+t.test('bad input: a clear error and nothing left behind', { skip }, async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['run', '--rm', `${reg?.host}/library/nosuch`, 'true'], /nosuch/],
+    [['run', '--pull', 'never', 'nosuch-local', 'true'], /not in the store.*--pull never/],
+    [['run', '--rm', '-u', 'nobodyhere', BB, 'true'], /user "nobodyhere" is not in the image's \/etc\/passwd/],
+    [['run', '--rm', '-u', 'app:nogroup', APP, 'true'], /group "nogroup" is not in the image's \/etc\/group/],
+    [['run', '--rm', '-v', 'relative:/x', BB, 'true'], /must be absolute/],
+    [['run', '--rm', '-v', '/only-one-part', BB, 'true'], /HOST-PATH:CONTAINER-PATH/],
+    [['run', '--rm', '-v', '/nonexistent-host-dir:/x', BB, 'true'], /does not exist/],
+    [['run', '--rm', '--network', 'bridge', BB, 'true'], /bridge networking is not supported/],
+    [['run', '--rm', '--cap-add', 'NOT_A_CAP', BB, 'true'], /unknown capability/],
+    [['run', '--rm', '--memory', 'lots', BB, 'true'], /not a size/],
+    [['run', '--pid-file', '/tmp/x', BB, 'true'], /--bundle/],
+    [['run', '--bundle', '.', '--rm', 'someid'], /drop --bundle/],
+    [['run', '--rm', BB, '/no/such/binary'], /no\/such\/binary/],
+  ];
+  for (const [args, msg] of cases) {
+    const r = await cc(args);
+    t.not(r.code, 0, args.join(' '));
+    t.match(r.stderr, msg, args.join(' '));
+    t.same(containerDirs(), [], `nothing left: ${args.join(' ')}`);
+    t.same(stateDirs(), [], `no state: ${args.join(' ')}`);
+  }
+  const first = await cc(['run', '--name', 'dup', BB, 'true']);
+  t.equal(first.code, 0, first.stderr);
+  const clash = await cc(['run', '--name', 'dup', BB, 'true']);
+  t.equal(clash.code, 1);
+  t.match(clash.stderr, /name "dup" is already in use.*ccrun rm dup/);
+  t.equal(containerDirs().length, 1, 'only the first container');
+  t.equal((await cc(['rm', 'dup'])).code, 0);
+  const unknown = await cc(['stop', 'nosuchname']);
+  t.match(unknown.stderr, /container "nosuchname" does not exist/);
+});

@@ -69,15 +69,24 @@ function envObject(env: string[] | undefined): Record<string, string> {
 /** Runs one hook in the runtime's namespaces; throws HookError when it fails or times out. */
 export function runHook(kind: HookKind, h: Hook, state: string): void {
   const args = h.args && h.args.length > 0 ? h.args : [h.path];
-  const r = spawnSync(h.path, args.slice(1), {
-    argv0: args[0],
-    env: envObject(h.env),
-    input: state,
-    // Hook output goes where ccrun's goes; stdin carries the state only.
-    stdio: ['pipe', 'inherit', 'inherit'],
-    timeout: h.timeout ? h.timeout * 1000 : undefined,
-    killSignal: 'SIGKILL',
-  });
+  // Node ignores SIGPIPE, but once a listener for it has come and gone (run
+  // forwards signals) it is back to the default, fatal: hold one meanwhile.
+  const ignorePipe = (): void => {};
+  process.on('SIGPIPE', ignorePipe);
+  let r;
+  try {
+    r = spawnSync(h.path, args.slice(1), {
+      argv0: args[0],
+      env: envObject(h.env),
+      input: state,
+      // Hook output goes where ccrun's goes; stdin carries the state only.
+      stdio: ['pipe', 'inherit', 'inherit'],
+      timeout: h.timeout ? h.timeout * 1000 : undefined,
+      killSignal: 'SIGKILL',
+    });
+  } finally {
+    process.removeListener('SIGPIPE', ignorePipe);
+  }
   // A hook that exits without reading its stdin gives EPIPE on the state
   // write: that is the hook's business, not a failure.
   const err = r.error as NodeJS.ErrnoException | undefined;

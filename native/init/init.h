@@ -56,6 +56,9 @@ void mount_console(void);
 void seccomp_prepare(const struct plan *p);
 void seccomp_install(void);
 
+/* sealed.c: run from a sealed memfd copy (CVE-2019-5736) */
+void reexec_sealed(char **argv);
+
 /* lsm.c: apparmorProfile and selinuxLabel for the exec */
 void lsm_apply(const struct plan *p);
 

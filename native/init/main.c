@@ -364,6 +364,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   sync_fd = atoi(argv[1]);
+  reexec_sealed(argv);
   char *buf;
   size_t len;
   struct plan p;

@@ -140,14 +140,16 @@ export async function runOnce(fx: FrontendContext, rec: ContainerRecord, hooks: 
   const cdir = recs.containerDir(rec.id);
   const startedAt = new Date().toISOString();
   let launched;
+  let terminal: number | undefined;
   try {
     if (ctx.store.exists(rec.id)) await deleteContainer(ctx, rec.id, true);
-    ({ launched } = await createContainer(ctx, {
+    ({ launched, terminal } = await createContainer(ctx, {
       id: rec.id,
       bundle: cdir,
       spec: rec.spec,
       rootOverlay: rec.rootOverlay,
       wait: true,
+      ownTerminal: Boolean(rec.spec.process?.terminal),
       extra: { frontend: true, name: rec.name, image: rec.image },
     }));
   } catch (e) {
@@ -164,16 +166,20 @@ export async function runOnce(fx: FrontendContext, rec: ContainerRecord, hooks: 
   };
   const signals = await forwardedSignals();
   for (const s of signals) process.on(s, forward);
+  // Before start, so the command sees the user's window size from its first line.
+  const relay = terminal !== undefined ? (await import('../runtime/terminal')).relayTerminal(terminal) : undefined;
   try {
     try {
       await startContainer(ctx, rec.id);
     } catch (e) {
+      await relay?.finish(0);
       hooks.onStarted?.(e as Error);
       await deleteContainer(ctx, rec.id, true).catch(() => undefined);
       throw e;
     }
     hooks.onStarted?.();
     const code = await launched.exited();
+    await relay?.finish();
     try {
       recs.writeExit(rec.id, { exitCode: code, startedAt, finishedAt: new Date().toISOString() });
     } catch {
@@ -260,10 +266,7 @@ export async function runDetached(fx: FrontendContext, rec: ContainerRecord): Pr
   }
 }
 
-export function requireNoTty(req: RunRequest): void {
-  if (req.tty) {
-    throw new UsageError('-t/--tty: the terminal relay for image containers is not available in this build yet (run without -t, or use ccrun exec -t once it is)');
-  }
+export function refuseUnavailable(req: RunRequest): void {
   if (req.init) {
     throw new UsageError('--init: the reaper init is not available in this build yet (run without --init)');
   }

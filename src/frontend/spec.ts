@@ -36,6 +36,8 @@ export interface RunRequest {
   platform?: string;
   init: boolean;
   network: 'none' | 'host';
+  /** --security-opt: seccomp=unconfined|PROFILE.json, no-new-privileges[:true|false]. */
+  securityOpts: string[];
 }
 
 /** Docker's default capability set (moby oci/caps/defaults.go). */
@@ -150,6 +152,7 @@ export function applyRunRequest(spec: Spec, req: RunRequest, id: string, files: 
   delete proc.rlimits;
   const caps = capabilitySet(req.capAdd, req.capDrop, req.privileged);
   proc.capabilities = { bounding: [...caps], effective: [...caps], permitted: [...caps] };
+  applySecurityOpts(spec, req, caps);
   if (req.tty && !proc.env!.some((e) => e.startsWith('TERM='))) proc.env!.push('TERM=xterm');
 
   spec.hostname = req.hostname ?? id.slice(0, 12);
@@ -192,6 +195,37 @@ export function applyRunRequest(spec: Spec, req: RunRequest, id: string, files: 
   for (const t of req.tmpfs) mounts.push(parseTmpfs(t));
   for (const v of req.volumes) mounts.push(parseVolume(v));
   spec.mounts = mounts;
+}
+
+/**
+ * Docker's default seccomp profile (for the capabilities given) unless
+ * --privileged or --security-opt seccomp=unconfined; seccomp=FILE loads a profile.
+ */
+function applySecurityOpts(spec: Spec, req: RunRequest, caps: string[]): void {
+  let seccomp: string | undefined = req.privileged ? 'unconfined' : undefined;
+  for (const o of req.securityOpts) {
+    const eq = o.search(/[=:]/);
+    const key = eq < 0 ? o : o.slice(0, eq);
+    const value = eq < 0 ? '' : o.slice(eq + 1);
+    if (key === 'seccomp' && value) seccomp = value;
+    else if (key === 'no-new-privileges') {
+      if (!/^(|true|false)$/.test(value)) throw new UsageError(`--security-opt ${o}: no-new-privileges takes true or false`);
+      spec.process!.noNewPrivileges = value !== 'false';
+    } else throw new UsageError(`--security-opt "${o}" is not supported (use seccomp=unconfined, seccomp=PROFILE.json or no-new-privileges)`);
+  }
+  const linux = (spec.linux ??= {});
+  if (seccomp === 'unconfined') {
+    delete linux.seccomp;
+  } else if (seccomp !== undefined) {
+    try {
+      linux.seccomp = JSON.parse(fs.readFileSync(seccomp, 'utf8')) as NonNullable<typeof linux.seccomp>;
+    } catch (e) {
+      throw new UsageError(`--security-opt seccomp=${seccomp}: cannot read the profile: ${(e as Error).message}`);
+    }
+  } else {
+    const { defaultSeccompProfile } = require('../runtime/default-seccomp') as typeof import('../runtime/default-seccomp');
+    linux.seccomp = defaultSeccompProfile(caps);
+  }
 }
 
 /** Checks what can be checked from the request alone (before the image is looked at). */

@@ -12,7 +12,7 @@ const BUNDLE_OPTIONS: OptionSpec[] = [
 
 const IMAGE_OPTIONS: OptionSpec[] = [
   { name: 'interactive', short: 'i', kind: 'boolean', description: 'keep standard input connected to the container' },
-  { name: 'tty', short: 't', kind: 'boolean', description: 'give the container a terminal' },
+  { name: 'tty', short: 't', kind: 'boolean', description: 'give the container a terminal (your terminal relayed in raw mode, window size followed)' },
   { name: 'rm', kind: 'boolean', description: 'remove the container (root, logs, record) when it exits' },
   { name: 'name', kind: 'string', value: 'NAME', description: 'name the container (unique; default: a generated one)' },
   { name: 'env', short: 'e', kind: 'list', value: 'KEY=VALUE', description: 'set an environment variable (KEY alone: take it from this shell)' },
@@ -33,6 +33,7 @@ const IMAGE_OPTIONS: OptionSpec[] = [
   { name: 'pull', kind: 'string', value: 'missing|always|never', description: 'when to pull the image (default missing)', default: 'missing' },
   { name: 'platform', kind: 'string', value: 'OS/ARCH[/VARIANT]', description: 'platform to pull (default: this host)' },
   { name: 'init', kind: 'boolean', description: 'run a small reaper as pid 1 (not available yet: refused)' },
+  { name: 'security-opt', kind: 'list', value: 'OPT', description: "seccomp=unconfined, seccomp=PROFILE.json (default: Docker's profile), no-new-privileges" },
   { name: 'network', kind: 'string', value: 'none|host', description: 'network: none (a new, empty network namespace; default) or host', default: 'none' },
 ];
 
@@ -87,7 +88,7 @@ export const command: CommandSpec = {
     }
     if (network !== 'none' && network !== 'host') throw new UsageError(`--network: "${network}" is not none or host`);
     const { frontendContext } = await import('../../frontend/context');
-    const { createFromImage, runForeground, runDetached, requireNoTty } = await import('../../frontend/run');
+    const { createFromImage, runForeground, runDetached, refuseUnavailable } = await import('../../frontend/run');
     const req = {
       image: args[0],
       command: args.slice(1),
@@ -115,8 +116,9 @@ export const command: CommandSpec = {
       platform: opts.platform as string | undefined,
       init: Boolean(opts.init),
       network: network as 'none',
+      securityOpts: opts.securityOpt as string[],
     };
-    requireNoTty(req);
+    refuseUnavailable(req);
     const fx = frontendContext({
       root: ctx.globals.root,
       store: ctx.globals.store,

@@ -12,7 +12,8 @@ PACKAGES=(
   uidmap iproute2                       # user namespaces, network namespaces in tests
   docker-registry                       # the registry the image tests pull from
   runc crun skopeo umoci podman conmon containerd  # peers for tests and benchmarks
-  hyperfine                             # benchmarks
+  openssl                               # the registry test rig signs tokens
+  hyperfine curl bc time                # benchmarks
   qemu-system-x86                       # cgroup v2 tests in a VM
 )
 if [ "$(id -u)" = 0 ]; then

@@ -82,9 +82,11 @@ export class CgroupV1 implements CgroupManager {
         const rel = dir.slice(root.length).split('/').filter(Boolean);
         for (let i = 1; i <= rel.length; i++) {
           const d = join(root, ...rel.slice(0, i));
-          if (isDir(d)) continue;
-          mkdirSync(d);
-          made.push(d);
+          if (!isDir(d)) {
+            mkdirSync(d);
+            made.push(d);
+          }
+          // Also an existing level (e.g. a /ccrun someone else made) may still be empty.
           if (c === 'cpuset') {
             const parent = join(root, ...rel.slice(0, i - 1));
             for (const f of ['cpuset.cpus', 'cpuset.mems']) {

@@ -136,6 +136,8 @@ t.test('v1: create makes every hierarchy, copies cpuset from the parent, and wri
   t.equal(d('cpu', 'cpu.cfs_burst_us'), '1000');
   t.equal(d('cpu', 'cpu.rt_runtime_us'), '950000');
   t.equal(d('cpuset', 'cpuset.cpus'), '1');
+  t.equal(read(join(root, 'cpuset/ccrun/cpuset.cpus')), '0-1', 'an empty cpuset level gets its parent\'s cpus');
+  t.equal(read(join(root, 'cpuset/ccrun/cpuset.mems')), '0');
   t.equal(d('pids', 'pids.max'), '32');
   t.equal(d('blkio', 'blkio.throttle.read_bps_device'), '8:0 1048576');
   t.equal(d('blkio', 'blkio.throttle.write_iops_device'), '8:0 100');

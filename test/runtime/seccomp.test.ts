@@ -180,3 +180,15 @@ t.test('features lists what works', async (t) => {
   t.ok(f.knownFlags.includes('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'));
   t.notOk(f.supportedFlags.includes('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'));
 });
+
+t.test('a process started with exec gets the container\'s filter too', async (t) => {
+  const spec = busyboxSpec(['sleep', '30']);
+  spec.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] };
+  const id = uniqueId('exec');
+  t.equal(ccrun(root, ['create', '--bundle', makeBundle(t, spec), id], { files: true }).code, 0);
+  t.teardown(() => void ccrun(root, ['delete', '--force', id], { files: true }));
+  t.equal(ccrun(root, ['start', id], { files: true }).code, 0);
+  const r = ccrun(root, ['exec', id, 'mkdir', '/tmp/x']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /Permission denied/);
+});

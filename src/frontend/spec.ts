@@ -56,14 +56,33 @@ function capName(text: string): string {
 
 /** Docker's rules: drop ALL first, then add; add ALL gives everything. */
 export function capabilitySet(add: string[], drop: string[], privileged: boolean): string[] {
-  const all = [...CAPABILITY_BITS.keys()];
+  // Only what this kernel knows: capset refuses bits above cap_last_cap.
+  const { readCapLast } = require('../runtime/plan') as typeof import('../runtime/plan');
+  const last = readCapLast();
+  const bounding = hostBoundingSet();
+  const held = (name: string): boolean => {
+    const bit = CAPABILITY_BITS.get(name)!;
+    return bit <= last && (bounding === undefined || ((bounding >> BigInt(bit)) & 1n) === 1n);
+  };
+  const all = [...CAPABILITY_BITS.keys()].filter(held);
   if (privileged) return all;
   const adds = add.map(capName);
   const drops = drop.map(capName);
   let caps = drops.includes('ALL') ? [] : DOCKER_DEFAULT_CAPS.filter((c) => !drops.includes(c));
   if (adds.includes('ALL')) caps = [...all];
   for (const c of adds) if (c !== 'ALL' && !caps.includes(c)) caps.push(c);
-  return caps;
+  // A capability ccrun itself lacks cannot be given (capset would refuse).
+  return caps.filter(held);
+}
+
+/** The capabilities ccrun may hand out: its own bounding set. */
+function hostBoundingSet(): bigint | undefined {
+  try {
+    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? BigInt(`0x${m[1]}`) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** "512m", "1g", "1048576" -> bytes (Docker's units, powers of 1024). */

@@ -279,6 +279,40 @@ t.test('-d, then ps, logs, exec, stop (StopSignal), start again from the kept ro
   t.same(cgroupDirsFor(id), []);
 });
 
+t.test('-t gives the command a terminal, sized like the user\'s; stdin relayed with -i', { skip: skip || (fs.existsSync('/usr/bin/script') ? false : 'script(1) is not installed (apt-get install bsdutils)') }, async (t) => {
+  const viaScript = (inner: string, input: string): Promise<Result> =>
+    new Promise((done, fail) => {
+      const child = spawn('script', ['-qec', `stty cols 91 rows 27; ${inner}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', fail);
+      child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
+      child.stdin.end(input);
+    });
+  const base = `${CCRUN} --store ${store} --root ${state} run --rm`;
+  const r = await viaScript(`${base} -t ${BB} sh -c 'tty; stty size; exit 6'`, '');
+  t.match(r.stdout, /\/dev\/pts\/\d+/, 'stdout is a pty');
+  t.match(r.stdout, /27 91/, 'window size of the user\'s terminal');
+  t.equal(r.code, 6, 'exit code through script');
+  const i = await viaScript(`${base} -it ${BB} sh`, 'echo "in""put-relayed"\nexit 4\n');
+  t.match(i.stdout, /input-relayed/);
+  t.equal(i.code, 4);
+});
+
+t.test('seccomp: Docker\'s default profile, off with --security-opt seccomp=unconfined or --privileged', { skip }, async (t) => {
+  const on = await cc(['run', '--rm', BB, 'grep', 'Seccomp:', '/proc/self/status']);
+  t.match(on.stdout, /Seccomp:\s+2/, on.stderr);
+  const off = await cc(['run', '--rm', '--security-opt', 'seccomp=unconfined', BB, 'grep', 'Seccomp:', '/proc/self/status']);
+  t.match(off.stdout, /Seccomp:\s+0/);
+  const priv = await cc(['run', '--rm', '--privileged', BB, 'sh', '-c', 'grep -E "Seccomp:|CapEff" /proc/self/status']);
+  t.match(priv.stdout, /Seccomp:\s+0/);
+  t.notMatch(priv.stdout, /CapEff:\s+00000000a80425fb/, 'more than the default capabilities');
+  const bad = await cc(['run', '--rm', '--security-opt', 'apparmor=foo', BB, 'true']);
+  t.match(bad.stderr, /--security-opt "apparmor=foo" is not supported/);
+});
+
 t.test('signals sent to ccrun run reach the command', { skip }, async (t) => {
   const child = spawn(CCRUN, ['--store', store, '--root', state, 'run', '--rm', BB, 'sh', '-c', 'trap "echo got TERM; exit 42" TERM; echo ready; while :; do sleep 0.1; done'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';

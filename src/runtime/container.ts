@@ -8,25 +8,17 @@ import type { Hooks, Spec } from './config/types';
 import { buildCreatePlan, type RootOverlay } from './plan';
 import { launch, type Launched } from './launch';
 import { receiveMaster, relayTerminal, terminalPair } from './terminal';
-import {
-  StateStore,
-  checkContainerId,
-  isSameProcessAlive,
-  processStartTime,
-  type ContainerState,
-  type SavedState,
-  type Status,
-} from './state';
+import { checkContainerId, isSameProcessAlive, processStartTime, type SavedState } from './state';
 import { openContainerCgroup, resourcesWithDefaultDevices, type CgroupRef } from './cgroup-link';
 import { StateError, containerNotFound, CcrunError } from './errors';
 import { parseSignal } from './config/tables';
 import { runHooks, runHooksWarning, stateJson, type HookState } from './hooks';
+import { OCI_VERSION, observe, type RuntimeContext } from './status';
 
-export interface RuntimeContext {
-  store: StateStore;
-  warn: (msg: string) => void;
-  debug?: (msg: string) => void;
-}
+// The read-only side (state, list) lives in status.ts so that those hot
+// commands do not load the create path (plan, launch, hooks).
+export { observe, containerState, listContainers, OCI_VERSION } from './status';
+export type { RuntimeContext, Observed } from './status';
 
 export interface CreateOptions {
   id: string;
@@ -53,7 +45,6 @@ export interface Created {
   terminal?: number;
 }
 
-const OCI_VERSION = '1.2.0';
 
 function rfc3339Nano(): string {
   const now = new Date();
@@ -170,49 +161,6 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   }
 }
 
-export interface Observed {
-  saved: SavedState;
-  status: Status;
-  pid: number;
-}
-
-/** The container's status, derived honestly from the host: never trusted from disk. */
-export function observe(ctx: RuntimeContext, id: string): Observed {
-  const saved = ctx.store.load(id);
-  if (!saved) {
-    // The directory exists but create has not finished (or died mid-way).
-    return {
-      saved: { ociVersion: OCI_VERSION, id, pid: 0, pidStartTime: '', bundle: '', rootfs: '', created: '', owner: '', namespaces: [] },
-      status: 'creating',
-      pid: 0,
-    };
-  }
-  if (!isSameProcessAlive(saved.pid, saved.pidStartTime)) return { saved, status: 'stopped', pid: 0 };
-  if (fs.existsSync(ctx.store.fifoPath(id))) return { saved, status: 'created', pid: saved.pid };
-  try {
-    if (saved.cgroup && openContainerCgroup({ id, ...saved.cgroup }).frozen()) return { saved, status: 'paused', pid: saved.pid };
-  } catch {
-    /* no cgroup to ask: not paused */
-  }
-  return { saved, status: 'running', pid: saved.pid };
-}
-
-export function containerState(ctx: RuntimeContext, id: string): ContainerState {
-  const o = observe(ctx, id);
-  const s: ContainerState = {
-    ociVersion: o.saved.ociVersion,
-    id,
-    pid: o.pid,
-    status: o.status,
-    bundle: o.saved.bundle,
-    rootfs: o.saved.rootfs,
-    created: o.saved.created,
-    owner: o.saved.owner,
-  };
-  if (o.saved.annotations && Object.keys(o.saved.annotations).length > 0) s.annotations = o.saved.annotations;
-  return s;
-}
-
 export async function startContainer(ctx: RuntimeContext, id: string): Promise<void> {
   await ctx.store.withLock(id, async () => {
     const o = observe(ctx, id);
@@ -271,9 +219,12 @@ export async function killContainer(ctx: RuntimeContext, id: string, signal: num
   }
   if (all && o.saved.cgroup) {
     const cg = openContainerCgroup({ id, ...o.saved.cgroup });
-    cg.signalAll(signal);
-    if (o.status === 'paused' && signal === 9) await cg.thaw();
-    return;
+    // Without a cgroup (rootless, not delegated) the init is all we can reach.
+    if (Object.keys(cg.paths()).length > 0) {
+      cg.signalAll(signal);
+      if (o.status === 'paused' && signal === 9) await cg.thaw();
+      return;
+    }
   }
   try {
     process.kill(o.pid, signal);
@@ -334,18 +285,6 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
       runHooksWarning('poststop', hooks, state, ctx.warn);
     }
   });
-}
-
-export function listContainers(ctx: RuntimeContext): ContainerState[] {
-  const out: ContainerState[] = [];
-  for (const id of ctx.store.list()) {
-    try {
-      out.push(containerState(ctx, id));
-    } catch {
-      /* removed while listing */
-    }
-  }
-  return out;
 }
 
 /** Signals `run` forwards to the container: all but CHLD, WINCH, URG (and those Node cannot catch). */

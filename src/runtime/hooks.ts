@@ -4,7 +4,6 @@
 // poststop (during `delete`, once the container is gone); the init runs
 // createContainer and startContainer in the container (native/init/hooks.c).
 // Every hook gets the container's state JSON on its stdin.
-import { spawnSync } from 'child_process';
 import { isAbsolute } from 'path';
 import type { Hook, Hooks } from './config/types';
 import { ConfigError, CcrunError } from './errors';
@@ -75,6 +74,8 @@ export function runHook(kind: HookKind, h: Hook, state: string): void {
   process.on('SIGPIPE', ignorePipe);
   let r;
   try {
+    // Loaded here, not at the top: child_process costs ~5 ms and only hooks need it.
+    const { spawnSync } = require('child_process') as typeof import('child_process');
     r = spawnSync(h.path, args.slice(1), {
       argv0: args[0],
       env: envObject(h.env),

@@ -4,7 +4,6 @@
 // terminal to it in raw mode, follows window-size changes (SIGWINCH ->
 // TIOCSWINSZ) and restores the user's terminal at the end.
 import * as fs from 'fs';
-import * as tty from 'tty';
 import { native } from '../native';
 
 export interface TerminalPair {
@@ -69,6 +68,8 @@ export function relayTerminal(master: number): TerminalRelay {
   if (rawMode) stdin.setRawMode(true);
   process.on('SIGWINCH', resize);
 
+  // tty (and the net module under it) costs ~10 ms to load: only when relaying.
+  const tty = require('tty') as typeof import('tty');
   const fromContainer = new tty.ReadStream(master);
   let closed = false;
   let onClosed: () => void = () => undefined;

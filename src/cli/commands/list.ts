@@ -11,7 +11,7 @@ export const command: CommandSpec = {
   maxArgs: 0,
   async run(ctx, opts) {
     const { runtimeContext } = await import('../runtime-context');
-    const { listContainers } = await import('../../runtime/container');
+    const { listContainers } = await import('../../runtime/status');
     const { CcrunError } = await import('../../runtime/errors');
     const list = listContainers(runtimeContext(ctx));
     if (opts.quiet) {

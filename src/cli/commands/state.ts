@@ -9,7 +9,7 @@ export const command: CommandSpec = {
   maxArgs: 1,
   async run(ctx, _opts, [id]) {
     const { runtimeContext } = await import('../runtime-context');
-    const { containerState } = await import('../../runtime/container');
+    const { containerState } = await import('../../runtime/status');
     process.stdout.write(JSON.stringify(containerState(runtimeContext(ctx), id), null, 2) + '\n');
     return 0;
   },

@@ -14,7 +14,7 @@ PACKAGES=(
   runc crun skopeo umoci podman conmon containerd  # peers for tests and benchmarks
   openssl                               # the registry test rig signs tokens
   hyperfine curl bc time                # benchmarks
-  qemu-system-x86                       # cgroup v2 tests in a VM
+  qemu-system-x86 xz-utils              # cgroup v2 tests in a VM
 )
 if [ "$(id -u)" = 0 ]; then
   apt-get update -qq
@@ -22,6 +22,8 @@ if [ "$(id -u)" = 0 ]; then
 else
   echo "setup: not root, skipping apt-get (needs: ${PACKAGES[*]})" >&2
 fi
+# The cgroup v2 VM's kernel and initramfs (apt-get download; nothing installed).
+if [ "$(id -u)" = 0 ]; then test/cgv2/setup-host.sh >/dev/null || echo "setup: cgroup v2 VM set-up failed; its test will say why" >&2; fi
 npm ci --no-audit --no-fund
 npm run build
 scripts/make-busybox-rootfs.sh bundles/busybox/rootfs

@@ -99,6 +99,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
 
   const dir = ctx.store.reserve(opts.id);
   let cgroupMade = false;
+  let hooksReached = false;
   let launched: Launched | undefined;
   let terminal: number | undefined;
   try {
@@ -112,6 +113,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
         consoleFd: pair?.theirs,
         // Just before pivot_root: the runtime's hooks, then the init's.
         onHooks: (pid) => {
+          hooksReached = true;
           const hookState = (status: HookState['status']): HookState => ({ ociVersion: OCI_VERSION, id: opts.id, status, pid, bundle, annotations: spec.annotations });
           runHooks('prestart', spec.hooks, hookState('creating'));
           runHooks('createRuntime', spec.hooks, hookState('creating'));
@@ -157,6 +159,12 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     }
     if (cgroupMade) await cgroup.destroy().catch(() => undefined);
     fs.rmSync(dir, { recursive: true, force: true });
+    // runtime.md: a failed pre-start hook stops the container and goes on
+    // with delete, whose poststop hooks undo what the earlier ones set up.
+    if (hooksReached) {
+      const state: HookState = { ociVersion: OCI_VERSION, id: opts.id, status: 'stopped', pid: 0, bundle, annotations: spec.annotations };
+      runHooksWarning('poststop', spec.hooks, state, ctx.warn);
+    }
     throw e;
   }
 }

@@ -106,7 +106,7 @@ for (const kind of ['prestart', 'createRuntime', 'createContainer'] as const) {
   t.test(`a failing ${kind} hook fails create and leaves nothing`, async (t) => {
     const dir = logDir(t);
     const spec = busyboxSpec(['sh', '-c', `touch ${dir}/ran`]);
-    spec.hooks = { [kind]: [{ path: '/bin/sh', args: ['sh', '-c', `echo $$ > ${dir}/hookpid; exit 3`] }] };
+    spec.hooks = { [kind]: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 3'] }], poststop: [recorder(dir, 'poststop')] };
     const id = uniqueId('fail');
     const before = stateDirs();
     const r = ccrun(root, ['create', '--bundle', makeBundle(t, spec), id], { files: true });
@@ -115,6 +115,8 @@ for (const kind of ['prestart', 'createRuntime', 'createContainer'] as const) {
     t.same(stateDirs(), before, 'no state directory left');
     t.equal(ccrun(root, ['state', id]).code, 1, 'no container');
     t.notOk(fs.existsSync(path.join(dir, 'ran')), 'the process never ran');
+    t.same(order(dir), ['poststop'], 'poststop hooks undo what the earlier hooks did (runtime.md lifecycle)');
+    t.match(JSON.parse(read(dir, 'poststop.json')), { id, status: 'stopped' });
   });
 }
 

@@ -19,6 +19,13 @@
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE"],
       "libraries": ["-lseccomp"]
+    },
+    {
+      "target_name": "ccrun-reaper",
+      "type": "executable",
+      "sources": ["native/reaper/reaper.c"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra"],
+      "ldflags": ["-static"]
     }
   ]
 }

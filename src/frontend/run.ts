@@ -8,7 +8,7 @@ import type { RuntimeContext } from '../runtime/container';
 import { ImageStore } from '../image/store';
 import { ContainerRecords, checkContainerName, newContainerId, randomName, type ContainerRecord } from './records';
 import { applyRunRequest, checkRunRequest, type RunRequest } from './spec';
-import { StateError, CcrunError, UsageError } from '../runtime/errors';
+import { StateError, CcrunError } from '../runtime/errors';
 
 export interface FrontendContext {
   runtime: RuntimeContext;
@@ -263,11 +263,5 @@ export async function runDetached(fx: FrontendContext, rec: ContainerRecord): Pr
     await deleteContainer(fx.runtime, rec.id, true).catch(() => undefined);
     records(fx).remove(rec.id);
     throw e;
-  }
-}
-
-export function refuseUnavailable(req: RunRequest): void {
-  if (req.init) {
-    throw new UsageError('--init: the reaper init is not available in this build yet (run without --init)');
   }
 }

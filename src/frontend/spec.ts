@@ -213,6 +213,11 @@ export function applyRunRequest(spec: Spec, req: RunRequest, id: string, files: 
   mounts.push(etc('/etc/hostname', files.hostname), etc('/etc/hosts', files.hosts), etc('/etc/resolv.conf', files.resolvConf));
   for (const t of req.tmpfs) mounts.push(parseTmpfs(t));
   for (const v of req.volumes) mounts.push(parseVolume(v));
+  if (req.init) {
+    // The reaper is a static host binary bound read-only: it runs in any image and is never written.
+    mounts.push({ destination: '/dev/init', type: 'bind', source: reaperPath(), options: ['bind', 'ro', 'nosuid'] });
+    proc.args = ['/dev/init', '--', ...(proc.args ?? [])];
+  }
   spec.mounts = mounts;
 }
 
@@ -247,10 +252,18 @@ function applySecurityOpts(spec: Spec, req: RunRequest, caps: string[]): void {
   }
 }
 
+/** The static ccrun-reaper built next to ccrun-init (binding.gyp). */
+export function reaperPath(): string {
+  const p = process.env.CCRUN_REAPER_PATH || require('path').join(__dirname, '..', '..', 'build', 'Release', 'ccrun-reaper');
+  if (!fs.existsSync(p)) throw new NotFoundError(`--init: the reaper ${p} is not built (npx node-gyp configure && npx node-gyp build)`);
+  return p;
+}
+
 /** Checks what can be checked from the request alone (before the image is looked at). */
 export function checkRunRequest(req: RunRequest): void {
   for (const v of req.volumes) parseVolume(v);
   for (const t of req.tmpfs) parseTmpfs(t);
   capabilitySet(req.capAdd, req.capDrop, req.privileged);
   if (req.memory !== undefined) parseBytes(req.memory, '--memory');
+  if (req.init) reaperPath();
 }

@@ -313,6 +313,23 @@ t.test('seccomp: Docker\'s default profile, off with --security-opt seccomp=unco
   t.match(bad.stderr, /--security-opt "apparmor=foo" is not supported/);
 });
 
+t.test('--init: a reaper as pid 1 passes signals on and reaps orphans', { skip }, async (t) => {
+  const r = await cc(['run', '--rm', '--init', BB, 'sh', '-c', '(sleep 0.2 &); sleep 1; ps -o pid,stat,comm']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^\s*1\s+\S+\s+init$/m, 'pid 1 is the reaper');
+  t.notMatch(r.stdout, /\sZ/, 'the orphaned sleep was reaped');
+  // A plain command as pid 1 would ignore SIGTERM (no handler); under the reaper it dies of it.
+  const child = spawn(CCRUN, ['--store', store, '--root', state, 'run', '--rm', '--init', BB, 'sh', '-c', 'echo ready; exec sleep 30'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  const code = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  t.ok(await waitFor(() => out.includes('ready')), 'started');
+  await new Promise((res) => setTimeout(res, 200));
+  child.kill('SIGTERM');
+  t.equal(await code, 128 + 15, 'SIGTERM reached the command through the reaper');
+  t.equal((await cc(['run', '--rm', '--init', BB, 'sh', '-c', 'exit 9'])).code, 9, "the command's exit code");
+});
+
 t.test('signals sent to ccrun run reach the command', { skip }, async (t) => {
   const child = spawn(CCRUN, ['--store', store, '--root', state, 'run', '--rm', BB, 'sh', '-c', 'trap "echo got TERM; exit 42" TERM; echo ready; while :; do sleep 0.1; done'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';

@@ -32,7 +32,7 @@ const IMAGE_OPTIONS: OptionSpec[] = [
   { name: 'privileged', kind: 'boolean', description: 'all capabilities, all devices, no masked paths' },
   { name: 'pull', kind: 'string', value: 'missing|always|never', description: 'when to pull the image (default missing)', default: 'missing' },
   { name: 'platform', kind: 'string', value: 'OS/ARCH[/VARIANT]', description: 'platform to pull (default: this host)' },
-  { name: 'init', kind: 'boolean', description: 'run a small reaper as pid 1 (not available yet: refused)' },
+  { name: 'init', kind: 'boolean', description: 'run a small reaper as pid 1 that passes signals on and reaps orphans' },
   { name: 'security-opt', kind: 'list', value: 'OPT', description: "seccomp=unconfined, seccomp=PROFILE.json (default: Docker's profile), no-new-privileges" },
   { name: 'network', kind: 'string', value: 'none|host', description: 'network: none (a new, empty network namespace; default) or host', default: 'none' },
 ];
@@ -88,7 +88,7 @@ export const command: CommandSpec = {
     }
     if (network !== 'none' && network !== 'host') throw new UsageError(`--network: "${network}" is not none or host`);
     const { frontendContext } = await import('../../frontend/context');
-    const { createFromImage, runForeground, runDetached, refuseUnavailable } = await import('../../frontend/run');
+    const { createFromImage, runForeground, runDetached } = await import('../../frontend/run');
     const req = {
       image: args[0],
       command: args.slice(1),
@@ -118,7 +118,6 @@ export const command: CommandSpec = {
       network: network as 'none',
       securityOpts: opts.securityOpt as string[],
     };
-    refuseUnavailable(req);
     const fx = frontendContext({
       root: ctx.globals.root,
       store: ctx.globals.store,

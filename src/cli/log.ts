@@ -3,6 +3,7 @@
 // containerd and conmon read back on failure).
 import { openSync, writeSync, mkdirSync, closeSync } from 'fs';
 import { dirname } from 'path';
+import { writeErr } from './output';
 
 export type Level = 'debug' | 'info' | 'warning' | 'error';
 
@@ -27,7 +28,7 @@ export class CliLogger implements Logger {
         mkdirSync(dirname(file), { recursive: true });
         this.fd = openSync(file, 'a', 0o600);
       } catch (e) {
-        process.stderr.write(`ccrun: cannot open log file ${file}: ${(e as Error).message}\n`);
+        writeErr(`ccrun: cannot open log file ${file}: ${(e as Error).message}\n`);
       }
     }
   }
@@ -45,7 +46,7 @@ export class CliLogger implements Logger {
         /* a full disk must not turn a warning into a crash */
       }
     }
-    if (toStderr) process.stderr.write(level === 'error' ? `ccrun: ${msg}\n` : `ccrun: ${level}: ${msg}\n`);
+    if (toStderr) writeErr(level === 'error' ? `ccrun: ${msg}\n` : `ccrun: ${level}: ${msg}\n`);
   }
 
   debug(msg: string): void {

@@ -3,6 +3,7 @@
 import { parseArgs } from './args';
 import type { CommandSpec, GlobalOptions, OptionSpec } from './command';
 import { CliLogger } from './log';
+import { writeErr, writeOut } from './output';
 import { CcrunError } from '../runtime/errors';
 
 export const VERSION = '0.1.0';
@@ -96,7 +97,7 @@ export async function main(argv: string[]): Promise<void> {
     };
     log = new CliLogger(globals.log, globals.logFormat, globals.debug);
     if (g.opts.version) {
-      process.stdout.write(`ccrun version ${VERSION}\nspec: ${SPEC_VERSION}\n`);
+      writeOut(`ccrun version ${VERSION}\nspec: ${SPEC_VERSION}\n`);
       code = 0;
       return;
     }
@@ -138,6 +139,6 @@ function reportError(e: unknown, log: CliLogger): number {
   }
   const err = e as NodeJS.ErrnoException;
   log.error(err && err.message ? err.message : String(e));
-  if (log.debugEnabled && err && err.stack) process.stderr.write(err.stack + '\n');
+  if (log.debugEnabled && err && err.stack) writeErr(err.stack + '\n');
   return 1;
 }

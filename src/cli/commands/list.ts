@@ -1,4 +1,5 @@
 import type { CommandSpec } from '../command';
+import { writeOut } from '../output';
 
 export const command: CommandSpec = {
   name: 'list',
@@ -15,13 +16,13 @@ export const command: CommandSpec = {
     const { CcrunError } = await import('../../runtime/errors');
     const list = listContainers(runtimeContext(ctx));
     if (opts.quiet) {
-      process.stdout.write(list.map((c) => c.id + '\n').join(''));
+      writeOut(list.map((c) => c.id + '\n').join(''));
     } else if (opts.format === 'json') {
-      process.stdout.write(JSON.stringify(list) + '\n');
+      writeOut(JSON.stringify(list) + '\n');
     } else if (opts.format === 'table') {
       const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'], ...list.map((c) => [c.id, String(c.pid), c.status, c.bundle, c.created, c.owner])];
       const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-      process.stdout.write(rows.map((r) => r.map((v, i) => (i < r.length - 1 ? v.padEnd(widths[i] + 3) : v)).join('')).join('\n') + '\n');
+      writeOut(rows.map((r) => r.map((v, i) => (i < r.length - 1 ? v.padEnd(widths[i] + 3) : v)).join('')).join('\n') + '\n');
     } else {
       throw new CcrunError(`--format must be table or json, not "${String(opts.format)}"`);
     }

@@ -1,4 +1,5 @@
 import type { CommandSpec } from '../command';
+import { writeOut } from '../output';
 
 export const command: CommandSpec = {
   name: 'state',
@@ -10,7 +11,7 @@ export const command: CommandSpec = {
   async run(ctx, _opts, [id]) {
     const { runtimeContext } = await import('../runtime-context');
     const { containerState } = await import('../../runtime/status');
-    process.stdout.write(JSON.stringify(containerState(runtimeContext(ctx), id), null, 2) + '\n');
+    writeOut(JSON.stringify(containerState(runtimeContext(ctx), id), null, 2) + '\n');
     return 0;
   },
 };

@@ -89,3 +89,51 @@ export async function copyRoot(store: ImageStore, rec: ImageRecord, target: stri
   fs.rmdirSync(target);
   await buildRootfs(store, rec.layers.map((l) => l.diffId), target);
 }
+
+/**
+ * Docker creates a missing working directory. Made in the container's upper
+ * dir before it starts: directories that the image has are recreated there
+ * with the image's owner and mode (overlayfs merges them), the missing rest
+ * as root 0755. Where the image has something other than a directory on the
+ * way (a symlink, a file, a whiteout), nothing is made: the start fails
+ * saying the directory does not exist, and no link is ever followed.
+ */
+export function prepareWorkdir(store: ImageStore, rec: ImageRecord, cdir: string, cwd: string): void {
+  const parts = cwd.split('/').filter(Boolean);
+  if (parts.length === 0) return;
+  const tops = rec.layers.map((l) => store.layerPath(l.diffId)).reverse();
+  const plan: { rel: string; st?: fs.Stats }[] = [];
+  let missing = false;
+  for (let i = 0; i < parts.length; i++) {
+    const rel = parts.slice(0, i + 1).join('/');
+    let found: fs.Stats | undefined;
+    if (!missing) {
+      for (const layer of tops) {
+        try {
+          found = fs.lstatSync(join(layer, rel));
+          break;
+        } catch {
+          /* not in this layer */
+        }
+      }
+    }
+    if (found && !found.isDirectory()) return;
+    if (!found) missing = true;
+    plan.push({ rel, st: found });
+  }
+  if (!missing) return;
+  for (const { rel, st } of plan) {
+    const p = join(cdir, 'upper', rel);
+    try {
+      fs.mkdirSync(p, { mode: 0o755 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw e;
+    }
+    if (st) {
+      fs.chmodSync(p, st.mode & 0o7777);
+      fs.chownSync(p, st.uid, st.gid);
+      fs.utimesSync(p, st.atime, st.mtime);
+    }
+  }
+}

@@ -54,7 +54,7 @@ export async function createFromImage(fx: FrontendContext, req: RunRequest): Pro
   checkRunRequest(req);
   if (req.name !== undefined) checkContainerName(req.name);
   const store = imageStore(fx);
-  const { findOrPullImage, overlayAvailable, rootOverlayFor, extractUserDb, copyRoot } = await import('./image-root');
+  const { findOrPullImage, overlayAvailable, rootOverlayFor, extractUserDb, copyRoot, prepareWorkdir } = await import('./image-root');
   const { readImageConfig, ensureLayersUnpacked, imageConfigToSpec } = await import('../image/bundle');
   const rec = await findOrPullImage({ store, ref: req.image, pull: req.pull, platform: req.platform, progressOut: process.stderr, warn: fx.warn, debug: fx.debug });
   const config = readImageConfig(store, rec);
@@ -92,6 +92,7 @@ export async function createFromImage(fx: FrontendContext, req: RunRequest): Pro
       let rootOverlay;
       if (overlayAvailable()) {
         rootOverlay = rootOverlayFor(store, rec, cdir);
+        prepareWorkdir(store, rec, cdir, spec.process!.cwd ?? '/');
       } else {
         if (!copyWarned) process.stderr.write('ccrun: overlayfs is not available on this host: each container gets a full copy of the image\n');
         copyWarned = true;

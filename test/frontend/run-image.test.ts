@@ -170,6 +170,8 @@ t.test("run without a command applies the image's Entrypoint, Cmd, Env, WorkingD
   t.equal(cmd.stdout, 'hello-from-env and a new Cmd\n', 'a command replaces Cmd, the Entrypoint stays');
   const over = await cc(['run', '--rm', '-e', 'GREETING=bye', '-e', 'EXTRA=1', '-w', '/tmp', '-u', '0:0', '--entrypoint', '/bin/sh', APP, '-c', 'echo $GREETING $EXTRA $(pwd) $(id -u):$(id -g)']);
   t.equal(over.stdout, 'bye 1 /tmp 0:0\n', over.stderr);
+  const made = await cc(['run', '--rm', '-w', '/srv/app/new/deeper', APP, 'pwd; ls -ld /srv/app | cut -c1-10; stat -c %u:%g /srv/app']);
+  t.equal(made.stdout, '/srv/app/new/deeper\ndrwxr-xr-x\n1000:1001\n', `a missing -w is made; the image's dirs on the way keep owner and mode (${made.stderr.trim()})`);
   const envFile = join(work, 'env.list');
   fs.writeFileSync(envFile, '# comment\nFROM_FILE=yes\n');
   const ef = await cc(['run', '--rm', '--env-file', envFile, BB, 'sh', '-c', 'echo $FROM_FILE; cat /etc/hostname; hostname']);

@@ -21,7 +21,11 @@ import type { Mount, Spec } from '../runtime/config/types';
 import { resolveUser } from './bundle-user';
 import { ImageError, ImageNotFoundError } from './errors';
 import type { ImageRecord, ImageStore } from './store';
-import { buildRootfs, unpackLayer } from './unpack';
+import type * as Unpack from './unpack';
+
+// The unpacker costs tens of ms to load; `ccrun run IMAGE` with its layers
+// already cached never needs it (start-up is the hot path).
+const unpack = (): typeof Unpack => require('./unpack') as typeof Unpack;
 
 /** The parts of an OCI/Docker image config the conversion reads. */
 export interface ImageConfig {
@@ -174,7 +178,7 @@ export async function ensureLayersUnpacked(store: ImageStore, rec: ImageRecord):
   for (const l of rec.layers) {
     if (!store.hasLayer(l.diffId)) {
       if (!store.hasBlob(l.digest)) throw new ImageError(`layer ${l.digest} of ${rec.name || rec.manifestDigest} is missing from the store: pull the image again`);
-      await unpackLayer(store, l, { lowerDiffIds: [...below] });
+      await unpack().unpackLayer(store, l, { lowerDiffIds: [...below] });
     }
     below.push(l.diffId);
   }
@@ -227,7 +231,7 @@ export async function createBundle(store: ImageStore, ref: string, dir: string, 
   const madeDir = !existsSync(dir);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   try {
-    await buildRootfs(store, rec.layers.map((l) => l.diffId), rootfs);
+    await unpack().buildRootfs(store, rec.layers.map((l) => l.diffId), rootfs);
     const spec = imageConfigToSpec(config, rootfs, overrides, { rootPath: 'rootfs', volumeDir: 'volumes' });
     fillVolumes(dir, rootfs, config);
     writeSpecFile(dir, spec);

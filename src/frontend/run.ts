@@ -50,7 +50,7 @@ function resolvConf(): string {
 }
 
 /** Makes the container (record, upper dir, /etc files) from the request; nothing is left on failure. */
-export async function createFromImage(fx: FrontendContext, req: RunRequest): Promise<ContainerRecord> {
+export async function createFromImage(fx: FrontendContext, req: RunRequest, id = newContainerId()): Promise<ContainerRecord> {
   checkRunRequest(req);
   if (req.name !== undefined) checkContainerName(req.name);
   const store = imageStore(fx);
@@ -60,7 +60,6 @@ export async function createFromImage(fx: FrontendContext, req: RunRequest): Pro
   const config = readImageConfig(store, rec);
   await ensureLayersUnpacked(store, rec);
   const recs = new ContainerRecords(store.root);
-  const id = newContainerId();
   return store.withLock('containers', async () => {
     const taken = new Set(recs.list().map((r) => r.name));
     if (req.name !== undefined && taken.has(req.name)) {
@@ -206,43 +205,84 @@ export async function runForeground(fx: FrontendContext, rec: ContainerRecord): 
 }
 
 /**
- * Starts the container under a detached monitor (`ccrun start --monitor ID`,
- * its own session, stdout and stderr to the log file) and returns once the
- * command runs, or throws the monitor's error.
+ * A detached monitor (`ccrun start --monitor ID`, its own session, stdout and
+ * stderr to `logPath`). It is spawned before the container exists so its
+ * start-up overlaps the caller's work; it loads what it needs, then waits
+ * for "go" on fd 3 and answers "ok" once the command runs (or the error).
  */
-export async function startDetached(fx: FrontendContext, rec: ContainerRecord): Promise<void> {
-  const recs = records(fx);
-  const log = fs.openSync(recs.logPath(rec.id), 'a', 0o600);
-  const child = spawn(fx.selfCommand[0], [...fx.selfCommand.slice(1), 'start', '--monitor', rec.id], {
+export interface MonitorHandle {
+  /** Lets the monitor run the container; resolves once the command runs, or throws its error. */
+  go(name: string): Promise<void>;
+  /** Sends the monitor away (the container could not be made). */
+  abort(): void;
+}
+
+export function spawnMonitor(fx: FrontendContext, id: string, logPath: string): MonitorHandle {
+  const log = fs.openSync(logPath, 'a', 0o600);
+  const child = spawn(fx.selfCommand[0], [...fx.selfCommand.slice(1), 'start', '--monitor', id], {
     detached: true,
     stdio: ['ignore', log, log, 'pipe'],
   });
   fs.closeSync(log);
-  const pipe = child.stdio[3] as NodeJS.ReadableStream;
+  const sock = child.stdio[3] as import('net').Socket;
   let said = '';
-  pipe.on('data', (d: Buffer) => (said += d.toString()));
-  await new Promise<void>((resolve) => {
-    pipe.on('end', resolve);
-    pipe.on('error', () => resolve());
+  sock.on('data', (d: Buffer) => (said += d.toString()));
+  const ended = new Promise<void>((resolve) => {
+    sock.on('end', resolve);
+    sock.on('close', () => resolve());
+    sock.on('error', () => resolve());
     child.on('error', () => resolve());
   });
-  child.unref();
-  (pipe as unknown as { destroy?: () => void }).destroy?.();
-  if (said.startsWith('ok')) return;
-  throw new CcrunError(said.replace(/^error: /, '').trim() || `the monitor of container ${rec.name} exited before the container started (see ccrun logs ${rec.name})`);
+  const release = (): void => {
+    child.unref();
+    sock.destroy();
+  };
+  return {
+    async go(name: string): Promise<void> {
+      sock.write('go\n');
+      await ended;
+      release();
+      if (said.startsWith('ok')) return;
+      throw new CcrunError(said.replace(/^error: /, '').trim() || `the monitor of container ${name} exited before the container started (see ccrun logs ${name})`);
+    },
+    abort(): void {
+      release();
+    },
+  };
 }
 
-/** The detached monitor's body: run once, telling fd 3 how the start went. */
+/** `ccrun start NAME`: the command again, detached, on the kept root. */
+export async function startDetached(fx: FrontendContext, rec: ContainerRecord): Promise<void> {
+  await spawnMonitor(fx, rec.id, records(fx).logPath(rec.id)).go(rec.name);
+}
+
+/** The detached monitor's body: wait for "go" on fd 3, run once, say how the start went. */
 export async function monitorMain(fx: FrontendContext, id: string): Promise<number> {
-  const rec = records(fx).read(id);
+  const net = await import('net');
+  const sock = new net.Socket({ fd: 3, readable: true, writable: true });
+  let told = false;
   const tell = (text: string): void => {
-    try {
-      fs.writeSync(3, text);
-      fs.closeSync(3);
-    } catch {
-      /* the starter is gone */
-    }
+    if (told) return;
+    told = true;
+    sock.end(text, () => sock.destroy());
   };
+  // Loaded while the caller still makes the container.
+  await import('../runtime/container');
+  await import('../runtime/default-seccomp');
+  const go = await new Promise<boolean>((resolve) => {
+    let buf = '';
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes('\n')) resolve(buf.startsWith('go'));
+    });
+    sock.on('end', () => resolve(false));
+    sock.on('error', () => resolve(false));
+  });
+  if (!go) {
+    sock.destroy();
+    return 1;
+  }
+  const rec = records(fx).read(id);
   if (!rec) {
     tell(`error: container ${id} does not exist`);
     return 1;
@@ -255,14 +295,34 @@ export async function monitorMain(fx: FrontendContext, id: string): Promise<numb
   }
 }
 
-/** `ccrun run -d IMAGE`: a failed first start leaves nothing behind. */
-export async function runDetached(fx: FrontendContext, rec: ContainerRecord): Promise<void> {
+/**
+ * `ccrun run -d IMAGE`: the monitor starts at once (its start-up overlaps
+ * making the container); a failure at any point leaves nothing behind.
+ */
+export async function runDetached(fx: FrontendContext, req: RunRequest): Promise<ContainerRecord> {
+  const recs = records(fx);
+  const id = newContainerId();
+  fs.mkdirSync(recs.dir, { recursive: true, mode: 0o700 });
+  // The log is opened before the container's directory exists, then moved
+  // into it: the monitor's descriptor follows the rename.
+  const early = join(recs.dir, `.log-${id}`);
+  const monitor = spawnMonitor(fx, id, early);
+  let rec: ContainerRecord;
   try {
-    await startDetached(fx, rec);
+    rec = await createFromImage(fx, req, id);
+    fs.renameSync(early, recs.logPath(id));
+  } catch (e) {
+    monitor.abort();
+    fs.rmSync(early, { force: true });
+    throw e;
+  }
+  try {
+    await monitor.go(rec.name);
   } catch (e) {
     const { deleteContainer } = await import('../runtime/container');
     await deleteContainer(fx.runtime, rec.id, true).catch(() => undefined);
-    records(fx).remove(rec.id);
+    recs.remove(rec.id);
     throw e;
   }
+  return rec;
 }

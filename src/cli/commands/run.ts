@@ -125,19 +125,18 @@ export const command: CommandSpec = {
       warn: (m) => ctx.log.warn(m),
       debugLog: ctx.log.debugEnabled ? (m) => ctx.log.debug(m) : undefined,
     });
-    let rec;
     try {
-      rec = await createFromImage(fx, req);
+      if (req.detach) {
+        const rec = await runDetached(fx, req);
+        process.stdout.write(`${rec.id}\n`);
+        return 0;
+      }
+      const rec = await createFromImage(fx, req);
+      return await runForeground(fx, rec);
     } catch (e) {
       await pointAtBundleForm(e, args);
       throw e;
     }
-    if (req.detach) {
-      await runDetached(fx, rec);
-      process.stdout.write(`${rec.id}\n`);
-      return 0;
-    }
-    return runForeground(fx, rec);
   },
 };
 

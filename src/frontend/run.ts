@@ -51,6 +51,10 @@ function resolvConf(): string {
 
 /** Makes the container (record, upper dir, /etc files) from the request; nothing is left on failure. */
 export async function createFromImage(fx: FrontendContext, req: RunRequest, id = newContainerId()): Promise<ContainerRecord> {
+  if ((process.geteuid?.() ?? 0) !== 0) {
+    const { HostError } = await import('../runtime/errors');
+    throw new HostError('ccrun run IMAGE needs root for now: image containers in a user namespace (rootless) are not supported yet (use ccrun bundle and ccrun run --bundle with ccrun spec --rootless)');
+  }
   checkRunRequest(req);
   if (req.name !== undefined) checkContainerName(req.name);
   const store = imageStore(fx);

@@ -120,6 +120,8 @@ t.before(async () => {
   const config = JSON.parse(fs.readFileSync(join(oci, 'blobs/sha256', manifest.config.digest.slice(7)), 'utf8'));
   const layer = fs.readFileSync(join(oci, 'blobs/sha256', manifest.layers[0].digest.slice(7)));
   await reg.pushImage('library/busybox', 'latest', { layers: [{ data: layer, mediaType: MT.ociLayerGzip }], config });
+  fs.writeFileSync(join(work, 'bb-layer'), layer);
+  fs.writeFileSync(join(work, 'bb-config.json'), JSON.stringify(config));
   const appConfig = {
     ...config,
     config: {
@@ -233,6 +235,16 @@ t.test('two containers from one image do not see each other\'s writes; the store
   t.ok(rows.every((r) => r.State === 'exited' && r.Status.startsWith('Exited (0)')), ps.stdout);
   t.equal((await cc(['rm', 'writer-a', 'writer-b'])).code, 0);
   t.same(containerDirs(), []);
+});
+
+t.test('an image of 80 layers runs: more than one page of overlay mount data', { skip }, async (t) => {
+  const layers = [];
+  for (let i = 0; i < 79; i++) layers.push({ data: gzip(tarArchive([{ path: 'layers/', type: 'dir' }, { path: `layers/f${i}`, content: `${i}\n` }])), mediaType: MT.ociLayerGzip });
+  const bbConfig = JSON.parse(fs.readFileSync(join(work, 'bb-config.json'), 'utf8'));
+  await reg.pushImage('library/tall', 'v1', { layers: [{ data: fs.readFileSync(join(work, 'bb-layer')), mediaType: MT.ociLayerGzip }, ...layers], config: { ...bbConfig, rootfs: undefined } });
+  const r = await cc(['run', '--rm', `${reg.host}/library/tall:v1`, 'sh', '-c', 'ls /layers | wc -l; cat /layers/f78']);
+  t.equal(r.stdout, '79\n78\n', r.stderr);
+  t.equal(r.code, 0);
 });
 
 t.test('--rm leaves nothing: no mount, upper dir, state or cgroup', { skip }, async (t) => {

@@ -142,6 +142,11 @@ void setup_terminal(const struct plan *p, int console_fd) {
   if (send_fd(console_fd, master, terminal_name) != 0) fail_errno("send the pty master over the console socket");
   close(master);
   close(console_fd);
+  /* The pty is our stdio from now on, as runc does before parking: the
+   * caller's stdio (e.g. the pipe containerd's shim reads create's output
+   * from until EOF) must not stay open in a created container. */
+  for (int fd = 0; fd < 3; fd++)
+    if (dup2(terminal_slave, fd) != fd) fail_errno("dup2 the pty");
 }
 
 /* As runc: the container's /dev/console is its terminal (the pty slave

@@ -30,9 +30,9 @@ let BB: string;
 let APP: string;
 
 /** Asynchronous: the rig serves from this process's event loop. */
-function cc(args: string[], o: { input?: string } = {}): Promise<Result> {
+function cc(args: string[], o: { input?: string; cwd?: string } = {}): Promise<Result> {
   return new Promise((done, fail) => {
-    const child = spawn(CCRUN, ['--store', store, '--root', state, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(CCRUN, ['--store', store, '--root', state, ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: o.cwd });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -378,6 +378,11 @@ t.test('bad input: a clear error and nothing left behind', { skip }, async (t) =
     t.same(containerDirs(), [], `nothing left: ${args.join(' ')}`);
     t.same(stateDirs(), [], `no state: ${args.join(' ')}`);
   }
+  const bundleDir = join(work, 'a-bundle');
+  fs.mkdirSync(bundleDir, { recursive: true });
+  fs.writeFileSync(join(bundleDir, 'config.json'), '{}');
+  const typo = await cc(['run', '--pull', 'never', 'mybundle'], { cwd: bundleDir });
+  t.match(typo.stderr, /ccrun run --bundle \. mybundle/, 'run ID in a bundle directory points at the bundle form');
   const first = await cc(['run', '--name', 'dup', BB, 'true']);
   t.equal(first.code, 0, first.stderr);
   const clash = await cc(['run', '--name', 'dup', BB, 'true']);

@@ -5,7 +5,7 @@
 // private to this file (own config, directories and socket).
 // ctr 1.6 has no --user or --hostname for `run`: the user is tested through
 // `ctr task exec --user`, the hostname with podman.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Containerd, missingBinary, onPty } from '../helpers/engines';
@@ -21,7 +21,7 @@ if (missing) {
   });
 }
 
-type T = Parameters<Parameters<typeof t.test>[1]>[0];
+type T = Test;
 
 async function scenarios(t: T, cd: Containerd): Promise<void> {
   const img = cd.image;

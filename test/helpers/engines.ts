@@ -138,6 +138,7 @@ export class Containerd {
   readonly stateRoot: string;
   readonly image = 'localhost/ccrun-busybox:test';
   private pid = 0;
+  private exited: Promise<void> = Promise.resolve();
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -171,6 +172,8 @@ export class Containerd {
     const child = spawn('containerd', ['--config', path.join(d, 'config.toml')], { stdio: ['ignore', log, log], detached: true });
     fs.closeSync(log);
     c.pid = child.pid ?? 0;
+    // Reaped by Node once it ends: stop() waits for this, so no zombie is left.
+    c.exited = new Promise((r) => child.on('exit', () => r()));
     child.unref();
     const end = Date.now() + 30_000;
     while (Date.now() < end && c.ctr(['version']).code !== 0) await new Promise((r) => setTimeout(r, 200));
@@ -195,7 +198,7 @@ export class Containerd {
     return ['--snapshotter', 'native', '--runc-binary', CCRUN, '--runc-root', this.stateRoot];
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     for (const line of this.ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) {
       this.ctr(['task', 'kill', '-s', 'SIGKILL', line]);
     }
@@ -229,6 +232,7 @@ export class Containerd {
       } catch {
         /* gone */
       }
+      await Promise.race([this.exited, new Promise((r) => setTimeout(r, 5000))]);
     }
     deleteLeftovers(this.stateRoot);
     removeTree(this.dir);

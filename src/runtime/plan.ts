@@ -290,7 +290,9 @@ function planCgroupMount(m: Mount, opts: ParsedMountOptions, newCgroupNs: boolea
     if (name.includes('/')) continue;
     const key = c.controllers.startsWith('name=') ? c.controllers : c.controllers.split(',')[0];
     const dir = plan.cgroupPaths?.[key] ?? plan.cgroupPaths?.[c.controllers.split(',')[0]];
-    if (!dir || !existsSync(dir)) continue;
+    // No existence check: the plan is made before the cgroup, and create() makes
+    // every directory of cgroupPaths before the init runs.
+    if (!dir) continue;
     out.push(fsMount(dir, `${m.destination}/${name}`, 'bind', baseFlags | MS.BIND, '', { ...opts, propagation: 0 }));
   }
   if (opts.flags & MS.RDONLY) {

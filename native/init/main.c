@@ -214,15 +214,18 @@ static void park_until_start(int fifo_fd) {
 
 static void container_init(const struct plan *p, int go_fd, int fifo_fd, int console_fd, int new_flags) {
   char c;
-  /* Nothing of this process may be reached through /proc from the
-   * container before exec replaces it (CVE-2019-5736 class). */
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   umask(0);
   ssize_t n;
+  /* Until "go" the helper writes our /proc/PID/{uid_map,gid_map,setgroups}:
+   * a rootless helper can only while we are still dumpable. Nothing else
+   * is in the container yet. */
   while ((n = read(go_fd, &c, 1)) < 0 && errno == EINTR) {
   }
   if (n != 1) _exit(1);
   close(go_fd);
+  /* From here on nothing of this process may be reached through /proc from
+   * the container before exec replaces it (CVE-2019-5736 class). */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   /* Our own session and process group: a container process calling
    * kill(0, sig) must never reach the caller's process group. */
   if (setsid() < 0) fail_errno("setsid");

@@ -27,10 +27,12 @@ t.teardown(() => {
 
 function as(cmd: string[]): { code: number; stdout: string; stderr: string } {
   // setpriv drops every privilege; the environment is the one given here.
-  const r = spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--init-groups', ...cmd], {
+  // env -i: the test runner adds NODE_OPTIONS hooks to what it spawns, and
+  // they would write to its root-owned directories as the user.
+  const env = [`XDG_RUNTIME_DIR=${runtimeDir}`, `HOME=/home/${USER}`, `PATH=${process.env.PATH}`];
+  const r = spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--init-groups', 'env', '-i', ...env, ...cmd], {
     encoding: 'utf8',
     cwd: bundle,
-    env: { XDG_RUNTIME_DIR: runtimeDir, HOME: `/home/${USER}`, PATH: process.env.PATH },
     timeout: 30_000,
   });
   return { code: r.status ?? 255, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };

@@ -1,6 +1,7 @@
-// `ccrun run` has two forms, told apart by one rule: with --bundle/-b it is
-// runc's `run [options] ID` on an OCI bundle; without it, it is Docker's
-// `run [options] IMAGE [COMMAND [ARG...]]`.
+// `ccrun run` has two forms, told apart by one rule: with --bundle/-b, or
+// with a single argument in a directory holding a config.json (runc's
+// default bundle is "."), it is runc's `run [options] ID` on an OCI bundle;
+// otherwise it is Docker's `run [options] IMAGE [COMMAND [ARG...]]`.
 import type { CommandSpec, OptionSpec, ParsedOptions } from '../command';
 import { CREATE_OPTIONS } from './create';
 
@@ -54,6 +55,9 @@ export const command: CommandSpec = {
   minArgs: 1,
   async run(ctx, opts, args) {
     const { UsageError } = await import('../../runtime/errors');
+    if (opts.bundle === undefined && args.length === 1 && (await import('fs')).existsSync('config.json')) {
+      opts.bundle = '.';
+    }
     if (opts.bundle !== undefined) {
       // The runc form.
       const imageOnly = IMAGE_OPTIONS.filter((o) => o.default === undefined || opts[camel(o.name)] !== o.default).map((o) => camel(o.name)).filter((k) => given(opts, k));
@@ -125,29 +129,15 @@ export const command: CommandSpec = {
       warn: (m) => ctx.log.warn(m),
       debugLog: ctx.log.debugEnabled ? (m) => ctx.log.debug(m) : undefined,
     });
-    try {
-      if (req.detach) {
-        const rec = await runDetached(fx, req);
-        process.stdout.write(`${rec.id}\n`);
-        return 0;
-      }
-      const rec = await createFromImage(fx, req);
-      return await runForeground(fx, rec);
-    } catch (e) {
-      await pointAtBundleForm(e, args);
-      throw e;
+    if (req.detach) {
+      const rec = await runDetached(fx, req);
+      process.stdout.write(`${rec.id}\n`);
+      return 0;
     }
+    const rec = await createFromImage(fx, req);
+    return await runForeground(fx, rec);
   },
 };
-
-/** `ccrun run ID` typed in a bundle directory: say how to run the bundle. */
-async function pointAtBundleForm(e: unknown, args: string[]): Promise<void> {
-  const { ImageError } = await import('../../image/errors');
-  const fs = await import('fs');
-  if (e instanceof ImageError && args.length === 1 && fs.existsSync('config.json')) {
-    e.message += `\n(to run the bundle in this directory as container "${args[0]}", use: ccrun run --bundle . ${args[0]})`;
-  }
-}
 
 function camel(name: string): string {
   return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -6,10 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 PACKAGES=(
-  build-essential python3 file         # node-gyp builds the addon and helper
+  build-essential python3 file libc6-dev  # node-gyp builds the addon and helpers (the reaper is static)
   busybox-static                        # the offline rootfs and image
   libseccomp-dev libzstd-dev zstd       # linked into the native code
-  uidmap iproute2                       # user namespaces, network namespaces in tests
+  uidmap iproute2 bsdutils              # user namespaces; network namespaces and script(1) in tests
   docker-registry                       # the registry the image tests pull from
   runc crun skopeo umoci podman conmon containerd  # peers for tests and benchmarks
   openssl                               # the registry test rig signs tokens
@@ -27,6 +27,13 @@ if [ "$(id -u)" = 0 ]; then test/cgv2/setup-host.sh >/dev/null || echo "setup: c
 npm ci --no-audit --no-fund
 npm run build
 scripts/make-busybox-rootfs.sh bundles/busybox/rootfs
+# The offline default image: busybox:latest from Debian's busybox-static, in
+# the image store, so `ccrun run busybox ...` works without a network.
+if [ "$(id -u)" = 0 ]; then
+  scripts/make-busybox-image.sh /var/tmp/ccrun-busybox.tar >/dev/null
+  ./bin/ccrun load -i /var/tmp/ccrun-busybox.tar
+fi
 if [ "${1:-}" != "--no-demo" ]; then
   ./bin/ccrun run --bundle bundles/busybox "demo-$$"
+  [ "$(id -u)" != 0 ] || ./bin/ccrun run --rm busybox echo hello
 fi

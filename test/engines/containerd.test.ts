@@ -59,6 +59,17 @@ async function scenarios(t: T, cd: Containerd): Promise<void> {
     t.match(r.stdout, /status 1/);
   });
 
+  t.test('ctr --seccomp: the default profile applies to the task and its exec', async (t) => {
+    const id = newId();
+    const r = cd.ctr(['run', '-d', '--seccomp', ...flags, img, id, 'sleep', '100']);
+    t.equal(r.code, 0, r.stderr);
+    t.teardown(() => remove(id));
+    const e = cd.ctr(['task', 'exec', '--exec-id', 'sec', id, 'grep', '^Seccomp:', '/proc/self/status']);
+    t.match(e.stdout, /Seccomp:\s+2/, e.stderr);
+    const plain = cd.ctr(['run', '--rm', ...flags, img, newId(), 'grep', '^Seccomp:', '/proc/self/status']);
+    t.match(plain.stdout, /Seccomp:\s+0/, 'none without --seccomp');
+  });
+
   t.test('stdin through a pipe', async (t) => {
     // ctr 1.6 never closes a piped stdin, so the container reads one line.
     const r = cd.ctr(['run', '--rm', ...flags, img, newId(), 'sh', '-c', 'read x; echo "got $x"'], { input: 'piped\n' });

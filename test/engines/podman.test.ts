@@ -1,8 +1,7 @@
 // podman (through conmon) with ccrun as its OCI runtime: the calls podman
 // makes (create --console-socket, start, state, kill, pause, resume, exec
 // --process --detach, delete --force) as a user sees their results.
-// Until ccrun has seccomp, every run passes --security-opt seccomp=unconfined
-// (podman sends its default profile otherwise, which ccrun refuses clearly).
+// Every run gets podman's default seccomp profile (checked below).
 import t from 'tap';
 import * as fs from 'fs';
 import { Podman, missingBinary, onPty } from '../helpers/engines';
@@ -25,6 +24,17 @@ function main(): void {
     t.equal(r.stdout, 'hello\n', r.stderr);
     t.equal(r.code, 3);
     t.equal(run([img, 'true']).code, 0);
+  });
+
+  t.test("podman's default seccomp profile applies to run and exec", async (t) => {
+    const r = run([img, 'grep', '^Seccomp:', '/proc/self/status']);
+    t.equal(r.code, 0, r.stderr);
+    t.match(r.stdout, /Seccomp:\s+2/, 'filter mode');
+    const name = 'sec';
+    t.equal(pm.podman(['run', '-d', '--name', name, ...pm.runFlags(), img, 'sleep', '100']).code, 0);
+    t.match(pm.podman(['exec', name, 'grep', '^Seccomp:', '/proc/self/status']).stdout, /Seccomp:\s+2/, 'exec too');
+    t.equal(pm.podman(['rm', '-f', '-t', '0', name]).code, 0);
+    t.match(run(['--security-opt', 'seccomp=unconfined', img, 'grep', '^Seccomp:', '/proc/self/status']).stdout, /Seccomp:\s+0/, 'unconfined');
   });
 
   t.test('env, workdir, user and hostname reach the container', async (t) => {

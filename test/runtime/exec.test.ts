@@ -186,3 +186,19 @@ t.test('bad exec arguments say what is wrong', async (t) => {
   t.match(detachTty.stderr, /--console-socket/);
   t.equal(JSON.parse(ccrun(root, ['state', id]).stdout).status, 'running');
 });
+
+t.test('exec joins the container user namespace: root inside, the mapped uid on the host', async (t) => {
+  const { id } = runningContainer(t, (s) => {
+    s.linux!.namespaces!.push({ type: 'user' });
+    s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  });
+  const r = ccrun(root, ['exec', id, 'sh', '-c', 'id -u; cat /proc/self/uid_map']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^0\n\s*0\s+100000\s+65536\n$/);
+  const dir = tmpDir(t);
+  const pidFile = path.join(dir, 'p');
+  t.equal(ccrun(root, ['exec', '--detach', '--pid-file', pidFile, id, 'sleep', '30'], { files: true }).code, 0);
+  const status = fs.readFileSync(`/proc/${fs.readFileSync(pidFile, 'utf8')}/status`, 'utf8');
+  t.match(status, /^Uid:\s+100000\s+100000\s+100000\s+100000$/m, 'the host sees the mapped uid');
+});

@@ -269,10 +269,12 @@ t.test('-d, then ps, logs, exec, stop (StopSignal), start again from the kept ro
   const ps = await cc(['ps']);
   t.match(ps.stdout, new RegExp(`${id.slice(0, 12)}.*Up .*svc`));
   t.ok(await waitFor(async () => (await cc(['logs', 'svc'])).stdout.includes('started')), 'output in the logs');
-  // exec by name, where the exec command resolves names.
+  // exec and kill accept names as well as ids.
   const ex = await cc(['exec', 'svc', 'cat', '/srv/app/count']);
-  if (ex.code === 0) t.equal(ex.stdout, 'run\n', 'exec by name');
-  else t.comment(`exec by name not available yet: ${ex.stderr.trim()}`);
+  t.equal(ex.code, 0, ex.stderr);
+  t.equal(ex.stdout, 'run\n', 'exec by name');
+  const k = await cc(['kill', 'svc', 'CONT']);
+  t.equal(k.code, 0, `kill by name: ${k.stderr}`);
   const follow = cc(['logs', '-f', 'svc']);
   const stop = await cc(['stop', '-t', '5', 'svc']);
   t.equal(stop.code, 0, stop.stderr);

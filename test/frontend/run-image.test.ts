@@ -384,7 +384,9 @@ t.test('bad input: a clear error and nothing left behind', { skip }, async (t) =
   fs.mkdirSync(bundleDir, { recursive: true });
   fs.writeFileSync(join(bundleDir, 'config.json'), '{}');
   const typo = await cc(['run', '--pull', 'never', 'mybundle'], { cwd: bundleDir });
-  t.match(typo.stderr, /ccrun run --bundle \. mybundle/, 'run ID in a bundle directory points at the bundle form');
+  t.match(typo.stderr, /ccrun run --bundle \. mybundle/, 'an image option in a bundle directory: the missing image points at the bundle form');
+  const asRunc = await cc(['run', 'mybundle'], { cwd: bundleDir });
+  t.match(asRunc.stderr, /config\.json: /, 'run ID alone in a bundle directory is the runc form (this config.json is empty)');
   const first = await cc(['run', '--name', 'dup', BB, 'true']);
   t.equal(first.code, 0, first.stderr);
   const clash = await cc(['run', '--name', 'dup', BB, 'true']);

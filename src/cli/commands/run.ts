@@ -55,12 +55,15 @@ export const command: CommandSpec = {
   minArgs: 1,
   async run(ctx, opts, args) {
     const { UsageError } = await import('../../runtime/errors');
-    if (opts.bundle === undefined && args.length === 1 && (await import('fs')).existsSync('config.json')) {
+    const imageFlags = (): string[] =>
+      IMAGE_OPTIONS.filter((o) => o.default === undefined || opts[camel(o.name)] !== o.default).map((o) => camel(o.name)).filter((k) => given(opts, k));
+    const inBundleDir = args.length === 1 && (await import('fs')).existsSync('config.json');
+    if (opts.bundle === undefined && inBundleDir && imageFlags().length === 0) {
       opts.bundle = '.';
     }
     if (opts.bundle !== undefined) {
       // The runc form.
-      const imageOnly = IMAGE_OPTIONS.filter((o) => o.default === undefined || opts[camel(o.name)] !== o.default).map((o) => camel(o.name)).filter((k) => given(opts, k));
+      const imageOnly = imageFlags();
       if (imageOnly.length) {
         throw new UsageError(`run --bundle runs an OCI bundle and takes no image options (${imageOnly.map(flag).join(', ')}): drop --bundle to run an image`);
       }
@@ -129,13 +132,22 @@ export const command: CommandSpec = {
       warn: (m) => ctx.log.warn(m),
       debugLog: ctx.log.debugEnabled ? (m) => ctx.log.debug(m) : undefined,
     });
-    if (req.detach) {
-      const rec = await runDetached(fx, req);
-      process.stdout.write(`${rec.id}\n`);
-      return 0;
+    try {
+      if (req.detach) {
+        const rec = await runDetached(fx, req);
+        process.stdout.write(`${rec.id}\n`);
+        return 0;
+      }
+      const rec = await createFromImage(fx, req);
+      return await runForeground(fx, rec);
+    } catch (e) {
+      // Image options given in a bundle directory: maybe the bundle was meant.
+      const { ImageError } = await import('../../image/errors');
+      if (e instanceof ImageError && inBundleDir) {
+        e.message += `\n(to run the bundle in this directory as container "${args[0]}", use: ccrun run --bundle . ${args[0]})`;
+      }
+      throw e;
     }
-    const rec = await createFromImage(fx, req);
-    return await runForeground(fx, rec);
   },
 };
 

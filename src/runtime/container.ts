@@ -142,6 +142,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       namespaces: plan.namespaces.map((n) => n.type),
       process: spec.process,
       hooks: spec.hooks,
+      seccomp: spec.linux?.seccomp,
       extra: opts.extra,
     };
     ctx.store.save(state);

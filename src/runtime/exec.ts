@@ -102,16 +102,6 @@ export function execProcess(saved: Process | undefined, opts: ExecOptions): Proc
   return p;
 }
 
-/** The bundle's linux.seccomp, so exec gets the same filter as the container (read as plain JSON: no validator at run time). */
-function bundleSeccomp(bundle: string): NonNullable<Spec['linux']>['seccomp'] {
-  try {
-    const spec = JSON.parse(fs.readFileSync(join(bundle, 'config.json'), 'utf8')) as Spec;
-    return spec.linux?.seccomp;
-  } catch {
-    return undefined;
-  }
-}
-
 function writeFileAtomic(path: string, data: string): void {
   const tmp = join(dirname(path), `.${process.pid}.${Date.now()}.tmp`);
   fs.writeFileSync(tmp, data);
@@ -144,7 +134,9 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
     if (!file) throw new StateError(`container "${opts.id}": unknown namespace type "${type}" in its state`);
     return { type: type as Namespace['type'], path: `/proc/${pid}/ns/${file}` };
   });
-  const seccomp = bundleSeccomp(o.saved.bundle);
+  // The filter the container was created with (saved at create: the bundle's
+  // config.json may have changed since, or never existed for an image run).
+  const seccomp = o.saved.seccomp as NonNullable<Spec['linux']>['seccomp'];
   const spec: Spec = {
     ociVersion: o.saved.ociVersion,
     root: { path: o.saved.rootfs || '/' },

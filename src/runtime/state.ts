@@ -41,6 +41,8 @@ export interface SavedState {
   /** The process spec, for exec defaults. */
   process?: unknown;
   hooks?: unknown;
+  /** linux.seccomp as created, so exec gets the same filter. */
+  seccomp?: unknown;
   /** Set once the container was started (the fifo is gone). */
   started?: boolean;
   /** Free-form, for the Docker-style front end (name, image, ...). */

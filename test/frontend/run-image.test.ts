@@ -273,6 +273,8 @@ t.test('-d, then ps, logs, exec, stop (StopSignal), start again from the kept ro
   const ex = await cc(['exec', 'svc', 'cat', '/srv/app/count']);
   t.equal(ex.code, 0, ex.stderr);
   t.equal(ex.stdout, 'run\n', 'exec by name');
+  const filtered = await cc(['exec', 'svc', 'grep', 'Seccomp:', '/proc/self/status']);
+  t.match(filtered.stdout, /Seccomp:\s+2/, 'exec gets the seccomp filter the container was made with');
   const k = await cc(['kill', 'svc', 'CONT']);
   t.equal(k.code, 0, `kill by name: ${k.stderr}`);
   const follow = cc(['logs', '-f', 'svc']);

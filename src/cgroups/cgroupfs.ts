@@ -122,6 +122,17 @@ export async function removeCgroupTree(dir: string, timeoutMs = 5000): Promise<v
   }
 }
 
+/** Undoes a failed create: removes the directories it made, newest first (best effort: they were empty). */
+export function removeMadeDirs(made: string[]): void {
+  for (const d of [...made].reverse()) {
+    try {
+      rmdirSync(d);
+    } catch {
+      /* best effort */
+    }
+  }
+}
+
 /** Signals each pid, ignoring the ones that exited meanwhile. */
 export function signalPids(pids: number[], signal: number): void {
   for (const pid of pids) {

@@ -1,11 +1,11 @@
 // Cgroup v1: one hierarchy per controller (or per group of controllers, such
 // as cpu,cpuacct), each with its own copy of the container's cgroup.
-import { existsSync, mkdirSync, readdirSync, rmdirSync } from 'fs';
+import { existsSync, mkdirSync, readdirSync } from 'fs';
 import { join, posix } from 'path';
 import type { Resources } from '../runtime/config/types';
 import { ConfigError, HostError } from '../runtime/errors';
 import type { CgroupManager } from './index';
-import { isDir, procsBelow, readKeyValues, readNumber, readText, removeCgroupTree, signalPids, sleep, writeCgroupFile } from './cgroupfs';
+import { isDir, procsBelow, readKeyValues, readNumber, readText, removeCgroupTree, removeMadeDirs, signalPids, sleep, writeCgroupFile } from './cgroupfs';
 import { rulesFromConfig, v1RuleLine } from './devices';
 import { emptyStats, limitValue, parseBlkioV1, parseCpuList, setNonZero, type CgroupStats, type MemoryEntry } from './stats';
 
@@ -100,13 +100,7 @@ export class CgroupV1 implements CgroupManager {
       }
       if (resources) this.apply(resources, false);
     } catch (e) {
-      for (const d of made.reverse()) {
-        try {
-          rmdirSync(d);
-        } catch {
-          /* best effort */
-        }
-      }
+      removeMadeDirs(made);
       throw e;
     }
   }

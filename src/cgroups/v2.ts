@@ -1,12 +1,12 @@
 // Cgroup v2 (the unified hierarchy): one directory per container; the
 // controllers it needs are enabled in every ancestor's cgroup.subtree_control.
-import { existsSync, mkdirSync, readdirSync, rmdirSync } from 'fs';
+import { existsSync, mkdirSync, readdirSync } from 'fs';
 import { join } from 'path';
 import type { Resources } from '../runtime/config/types';
 import { ConfigError, HostError } from '../runtime/errors';
 import type { CgroupManager } from './index';
 import { blkioWeightToIoWeight, cpuSharesToWeight, maxOrNumber, memorySwapToV2 } from './convert';
-import { isDir, procsBelow, readKeyValues, readNumber, readText, removeCgroupTree, signalPids, sleep, writeCgroupFile } from './cgroupfs';
+import { isDir, procsBelow, readKeyValues, readNumber, readText, removeCgroupTree, removeMadeDirs, signalPids, sleep, writeCgroupFile } from './cgroupfs';
 import { rulesFromConfig } from './devices';
 import { buildDeviceFilter, encodeProgram } from './v2-device-filter';
 import { emptyStats, limitValue, parseCpuList, parseIoStatV2, setNonZero, type CgroupStats } from './stats';
@@ -74,13 +74,7 @@ export class CgroupV2 implements CgroupManager {
       }
       if (resources) this.apply(resources, false);
     } catch (e) {
-      for (const d of made.reverse()) {
-        try {
-          rmdirSync(d);
-        } catch {
-          /* best effort: it was empty a moment ago */
-        }
-      }
+      removeMadeDirs(made);
       throw e;
     }
   }

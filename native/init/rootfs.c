@@ -10,6 +10,7 @@
  */
 #include "init.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -120,6 +121,55 @@ static int remount(const char *path, unsigned long flags, int keep_current) {
 
 #define PROPAGATION_FLAGS (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
 
+/* tmpcopyup: copy the tree a tmpfs is about to cover (opened as `from`
+ * before the mount) into the new tmpfs (`to`), keeping types, modes,
+ * owners and link targets. Every name is looked up relative to a directory
+ * fd without following symlinks, so nothing outside the two trees is read
+ * or written. */
+static void copy_tree(int from, int to, const char *where) {
+  int dfd = dup(from);
+  DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+  if (!d) fail_errno("tmpcopyup %s: read the directory", where);
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    const char *n = e->d_name;
+    if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0) continue;
+    struct stat st;
+    if (fstatat(from, n, &st, AT_SYMLINK_NOFOLLOW) != 0) fail_errno("tmpcopyup %s: stat %s", where, n);
+    if (S_ISDIR(st.st_mode)) {
+      if (mkdirat(to, n, 0700) != 0 && errno != EEXIST) fail_errno("tmpcopyup %s: mkdir %s", where, n);
+      int sf = openat(from, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int df = openat(to, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sf < 0 || df < 0) fail_errno("tmpcopyup %s: open %s", where, n);
+      copy_tree(sf, df, where);
+      close(sf);
+      close(df);
+    } else if (S_ISREG(st.st_mode)) {
+      int sf = openat(from, n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      int df = openat(to, n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (sf < 0 || df < 0) fail_errno("tmpcopyup %s: open %s", where, n);
+      char buf[65536];
+      ssize_t r;
+      while ((r = read(sf, buf, sizeof buf)) > 0)
+        if (write(df, buf, (size_t)r) != r) fail_errno("tmpcopyup %s: write %s", where, n);
+      if (r < 0) fail_errno("tmpcopyup %s: read %s", where, n);
+      close(sf);
+      close(df);
+    } else if (S_ISLNK(st.st_mode)) {
+      char target[PATH_MAX];
+      ssize_t l = readlinkat(from, n, target, sizeof target - 1);
+      if (l < 0) fail_errno("tmpcopyup %s: readlink %s", where, n);
+      target[l] = 0;
+      if (symlinkat(target, to, n) != 0) fail_errno("tmpcopyup %s: symlink %s", where, n);
+    } else if (mknodat(to, n, st.st_mode, st.st_rdev) != 0) {
+      fail_errno("tmpcopyup %s: mknod %s", where, n);
+    }
+    if (fchownat(to, n, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0) fail_errno("tmpcopyup %s: chown %s", where, n);
+    if (!S_ISLNK(st.st_mode) && fchmodat(to, n, st.st_mode & 07777, 0) != 0) fail_errno("tmpcopyup %s: chmod %s", where, n);
+  }
+  closedir(d);
+}
+
 /* mount SRC DST TYPE FLAGS DATA PROPAGATION ATTR_SET ATTR_CLR */
 static void do_mount(const struct record *r) {
   if (r->nfields < 9) fail("malformed mount record");
@@ -148,11 +198,34 @@ static void do_mount(const struct record *r) {
       close(target);
     }
   } else {
+    int copyup = r->nfields > 9 && strcmp(r->fields[9], "1") == 0;
     target = make_in_root(root_fd, dst, 0);
     if (target < 0) fail_errno("create mount point %s in the container", dst);
-    if (mount(src, fd_path(target, p2), type, flags & ~(unsigned long)PROPAGATION_FLAGS, data[0] ? data : NULL) != 0)
+    int below = -1;
+    unsigned long mflags = flags & ~(unsigned long)PROPAGATION_FLAGS;
+    if (copyup) {
+      below = openat(target, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (below < 0) fail_errno("tmpcopyup %s: open what it covers", dst);
+      mflags &= ~(unsigned long)MS_RDONLY; /* filled first, made read-only after */
+    }
+    if (mount(src, fd_path(target, p2), type, mflags, data[0] ? data : NULL) != 0)
       fail_errno("mount %s (type %s) on %s", src, type, dst);
     close(target);
+    if (copyup) {
+      int above = open_in_root(root_fd, dst, O_RDONLY | O_DIRECTORY);
+      struct stat st;
+      if (above < 0 || fstat(below, &st) != 0) fail_errno("tmpcopyup %s", dst);
+      copy_tree(below, above, dst);
+      if (fchown(above, st.st_uid, st.st_gid) != 0 || fchmod(above, st.st_mode & 07777) != 0) fail_errno("tmpcopyup %s: owner and mode", dst);
+      close(above);
+      close(below);
+      if (flags & MS_RDONLY) {
+        target = open_in_root(root_fd, dst, O_PATH);
+        if (target < 0 || remount(fd_path(target, p2), MS_REMOUNT | (flags & ~(unsigned long)PROPAGATION_FLAGS), 0) != 0)
+          fail_errno("tmpcopyup %s: make it read-only", dst);
+        close(target);
+      }
+    }
   }
   if (prop) {
     target = open_in_root(root_fd, dst, O_PATH);

@@ -111,7 +111,7 @@ export function planToRecords(plan: LaunchPlan): WireRecord[] {
   for (const op of plan.fsOps) {
     switch (op.kind) {
       case 'mount':
-        r.push(['mount', op.source, op.destination, op.type, String(op.flags >>> 0), op.data, String(op.propagation >>> 0), String(op.attrSet), String(op.attrClr)]);
+        r.push(['mount', op.source, op.destination, op.type, String(op.flags >>> 0), op.data, String(op.propagation >>> 0), String(op.attrSet), String(op.attrClr), op.copyUp ? '1' : '0']);
         break;
       case 'remount':
         r.push(['remount', op.destination, String(op.flags >>> 0)]);

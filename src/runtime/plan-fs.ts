@@ -17,6 +17,8 @@ export interface ParsedMountOptions {
   attrClr: number;
   data: string[];
   bind: boolean;
+  /** tmpcopyup: a tmpfs starts with a copy of what it covers. */
+  copyUp: boolean;
 }
 
 /** Splits mount options into mount(2) flags, propagation, recursive attributes and filesystem data. */
@@ -27,6 +29,7 @@ export function parseMountOptions(options: string[]): ParsedMountOptions {
   let attrClr = 0;
   const data: string[] = [];
   let bind = false;
+  let copyUp = false;
   for (const o of options) {
     const f = MOUNT_FLAG_OPTIONS.get(o);
     if (f) {
@@ -51,9 +54,13 @@ export function parseMountOptions(options: string[]): ParsedMountOptions {
       }
       continue;
     }
+    if (o === 'tmpcopyup') {
+      copyUp = true;
+      continue;
+    }
     data.push(o);
   }
-  return { flags, propagation, attrSet, attrClr, data, bind };
+  return { flags, propagation, attrSet, attrClr, data, bind, copyUp };
 }
 
 interface HostCgroupMount {
@@ -117,7 +124,7 @@ function planCgroupMount(m: Mount, opts: ParsedMountOptions, newCgroupNs: boolea
 }
 
 function fsMount(source: string, destination: string, type: string, flags: number, data: string, o: ParsedMountOptions): PlannedMount {
-  return { kind: 'mount', source, destination, type, flags, data, propagation: o.propagation, attrSet: o.attrSet, attrClr: o.attrClr };
+  return { kind: 'mount', source, destination, type, flags, data, propagation: o.propagation, attrSet: o.attrSet, attrClr: o.attrClr, copyUp: o.copyUp && type === 'tmpfs' };
 }
 
 const DEFAULT_DEVICES: { path: string; major: number; minor: number }[] = [

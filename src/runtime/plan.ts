@@ -32,6 +32,8 @@ export interface PlannedMount {
   propagation: number;
   attrSet: number;
   attrClr: number;
+  /** tmpcopyup: fill the new tmpfs with what it covers. */
+  copyUp?: boolean;
 }
 export interface PlannedRemount {
   kind: 'remount';
@@ -189,7 +191,8 @@ function refuseUnsupported(spec: Spec): void {
   });
   (spec.mounts ?? []).forEach((m, i) => {
     for (const o of m.options ?? []) {
-      if (o === 'tmpcopyup' || o === 'idmap' || o === 'ridmap') no(`/mounts/${i}/options`, `option "${o}" is not supported`);
+      if (o === 'idmap' || o === 'ridmap') no(`/mounts/${i}/options`, `option "${o}" is not supported`);
+      if (o === 'tmpcopyup' && m.type !== 'tmpfs') no(`/mounts/${i}/options`, 'option "tmpcopyup" applies to tmpfs mounts only and');
     }
     if (m.uidMappings || m.gidMappings) no(`/mounts/${i}/uidMappings`, '(id-mapped mounts) is not supported');
   });

@@ -55,8 +55,8 @@ export const SUPPORT: RuntimeSupport = {
   namespaces: ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup'],
   hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
   mountTypes: [...MOUNT_TYPES],
-  // tmpcopyup and idmap (tables.ts SPECIAL_MOUNT_OPTIONS) are not implemented yet.
-  mountOptions: [...MOUNT_FLAG_OPTIONS.keys(), ...PROPAGATION_OPTIONS.keys(), ...RECURSIVE_MOUNT_OPTIONS.keys()],
+  // idmap/ridmap (tables.ts SPECIAL_MOUNT_OPTIONS) are not implemented yet.
+  mountOptions: [...MOUNT_FLAG_OPTIONS.keys(), ...PROPAGATION_OPTIONS.keys(), ...RECURSIVE_MOUNT_OPTIONS.keys(), 'tmpcopyup'],
   capabilities: [...CAPABILITIES],
   cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
   // Through libseccomp (native/init/seccomp.c); SCMP_ACT_NOTIFY is not implemented.

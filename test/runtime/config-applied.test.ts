@@ -3,7 +3,7 @@ import t from 'tap';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { ccrun, runBusybox, stateRoot, busyboxSpec, makeBundle, uniqueId, CCRUN, waitFor } from '../helpers/runtime';
+import { ccrun, runBusybox, stateRoot, busyboxSpec, makeBundle, uniqueId, CCRUN, waitFor, busyboxRootfs } from '../helpers/runtime';
 
 const root = stateRoot(t);
 const run = (args: string[], mutate?: Parameters<typeof runBusybox>[3]) => runBusybox(t, root, args, mutate);
@@ -186,4 +186,22 @@ t.test('rootfsPropagation and mount propagation options are applied', async (t) 
   });
   t.equal(shared.code, 0, shared.stderr);
   t.match(shared.stdout, /shared:\d+/, 'rshared makes the root a shared mount');
+});
+
+t.test('tmpcopyup: a tmpfs starts with a copy of what it covers; the rootfs is untouched', async (t) => {
+  const r = run(['sh', '-c', 'cat /etc/hostname; ls -ln /etc/passwd; echo new > /etc/added && cat /etc/added; grep " /etc " /proc/mounts'], (s) => {
+    s.mounts!.push({ destination: '/etc', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'nosuid', 'nodev', 'mode=755'] });
+  });
+  t.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  t.equal(lines[0], 'busybox', 'the covered file is there');
+  t.match(lines[1], /^-rw-r--r--\s+1 0\s+0\s/, 'with its mode and owner');
+  t.equal(lines[2], 'new', 'and the tmpfs is writable');
+  t.match(lines[3], /^tmpfs \/etc tmpfs rw,nosuid,nodev/);
+  t.notOk(fs.existsSync(path.join(busyboxRootfs(), 'etc', 'added')), 'nothing written to the rootfs');
+  const onBind = run(['true'], (s) => {
+    s.mounts!.push({ destination: '/etc', type: 'bind', source: '/tmp', options: ['rbind', 'tmpcopyup'] });
+  });
+  t.equal(onBind.code, 1);
+  t.match(onBind.stderr, /tmpcopyup" applies to tmpfs mounts only/);
 });

@@ -26,9 +26,9 @@ t.test('prints the features document as 2-space JSON that matches SUPPORT', asyn
   t.same(doc.linux.intelRdt, { enabled: SUPPORT.intelRdt });
   t.same(doc.linux.mountExtensions, { idmap: { enabled: SUPPORT.mountExtensions.idmap } });
   t.equal(doc.annotations['io.github.ccrun.version'], VERSION);
-  const options = [...MOUNT_FLAG_OPTIONS.keys(), ...PROPAGATION_OPTIONS.keys(), ...RECURSIVE_MOUNT_OPTIONS.keys()].sort();
-  t.same(doc.mountOptions, options, 'every mount option of tables.ts, sorted');
-  t.notOk(doc.mountOptions.includes('tmpcopyup'), 'tmpcopyup is not implemented yet');
+  const options = [...MOUNT_FLAG_OPTIONS.keys(), ...PROPAGATION_OPTIONS.keys(), ...RECURSIVE_MOUNT_OPTIONS.keys(), 'tmpcopyup'].sort();
+  t.same(doc.mountOptions, options, 'every mount option of tables.ts and tmpcopyup, sorted');
+  t.notOk(doc.mountOptions.includes('idmap'), 'idmapped mounts are not implemented yet');
 });
 
 t.test('the document follows SUPPORT when a feature is switched on', async (t) => {

@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. bench/lib.sh
 RUNS=${BENCH_RUNS:-5}
 CACHE=${BENCH_CACHE:-/var/tmp/ccrun-bench}
 WORK=$(mktemp -d /var/tmp/ccrun-bench-run.XXXXXX)
@@ -106,28 +107,6 @@ for p in sorted(set(l.strip() for l in sys.stdin if l.startswith("/"))):
   done
 }
 
-start_registry() {
-  local port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  mkdir -p "$WORK/registry"
-  cat > "$WORK/registry.yml" <<YML
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $WORK/registry
-http:
-  addr: 127.0.0.1:$port
-YML
-  docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
-  REG_PID=$!
-  REG=127.0.0.1:$port
-  for _ in $(seq 1 100); do curl -sf "http://$REG/v2/" >/dev/null 2>&1 && return; sleep 0.1; done
-  echo "docker-registry did not start: $(cat "$WORK/registry.log")" >&2; exit 1
-}
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # time_ms CMD...: wall time of one run in ms (output discarded; failures abort)

@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. bench/lib.sh
 RUNS=${BENCH_RUNS:-10}
 MANY=${BENCH_MANY:-50}
 BIG_MB=${BENCH_BIG_MB:-500}
@@ -32,23 +33,7 @@ for tool in docker-registry skopeo podman runc python3 bc curl; do
 done
 [ -f "$ROOT/dist/frontend/run.js" ] || { echo "bench/run-image.sh: build first (npx tsc -p .)" >&2; exit 1; }
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$WORK/registry.yml" <<YML
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $WORK/registry
-http:
-  addr: 127.0.0.1:$port
-YML
-docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
-REG_PID=$!
-REG=127.0.0.1:$port
-for _ in $(seq 1 100); do curl -sf "http://$REG/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+start_registry
 
 echo "building the images (busybox, and busybox + a ${BIG_MB} MB layer) ..."
 scripts/make-busybox-image.sh "$WORK/busybox.tar" >/dev/null

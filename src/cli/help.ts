@@ -21,7 +21,7 @@ function addOptions(cmd: Command, specs: OptionSpec[]): void {
 export function printHelp(commandName?: string): void {
   const program = new Command('ccrun')
     .description('ccrun: an OCI container runtime (runc-compatible) with an image front end')
-    .version(VERSION)
+    .version(VERSION, '-v, --version', 'print the version')
     .usage('[global options] <command> [options] [args]');
   addOptions(program, GLOBAL_OPTIONS.filter((o) => o.name !== 'version'));
   const seen = new Set<string>();

@@ -35,6 +35,9 @@ unsigned long long parse_ull(const char *s);
 
 /* io.c: the sync socket with the Node side */
 extern int sync_fd;
+/* After the park: where failures go for `start` to report (close-on-exec, so
+ * end-of-file without a message means the user process was executed). */
+extern int start_result_fd;
 int read_frame(int fd, char **buf, size_t *len);
 int send_message(int fd, const char *tag, ...); /* NULL-terminated fields */
 void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 int sync_fd = -1;
+int start_result_fd = -1;
 
 static int read_full(int fd, void *buf, size_t len) {
   char *p = buf;
@@ -89,8 +90,11 @@ static void vfail(int with_errno, const char *fmt, va_list ap) {
   int n = vsnprintf(msg, sizeof msg, fmt, ap);
   if (with_errno && n >= 0 && (size_t)n < sizeof msg)
     snprintf(msg + n, sizeof msg - (size_t)n, ": %s", strerror(saved));
-  if (sync_fd < 0 || send_message(sync_fd, "error", msg, NULL) != 0)
-    dprintf(2, "ccrun-init: %s\n", msg);
+  /* During create the caller reads the sync socket; once parked, `start`
+   * reads the start result fifo. */
+  if (sync_fd >= 0 && send_message(sync_fd, "error", msg, NULL) == 0) _exit(1);
+  if (start_result_fd >= 0 && write_full(start_result_fd, msg, strlen(msg)) == 0) _exit(1);
+  dprintf(2, "ccrun-init: %s\n", msg);
   _exit(1);
 }
 

@@ -268,7 +268,7 @@ static void container_init(const struct plan *p, int go_fd, int fifo_fd, int con
 }
 
 static int run_create(const struct plan *p) {
-  int fifo_fd = -1, console_fd = -1;
+  int fifo_fd = -1, console_fd = -1, result_fd = -1;
   const char *fifo = plan_get(p, "fifo", 1, NULL);
   if (fifo) {
     if (mkfifo(fifo, 0600) != 0) fail_errno("mkfifo %s", fifo);
@@ -276,6 +276,14 @@ static int run_create(const struct plan *p) {
      * parked init's read returns. */
     fifo_fd = open(fifo, O_RDWR | O_CLOEXEC);
     if (fifo_fd < 0) fail_errno("open %s", fifo);
+  }
+  const char *result = plan_get(p, "fifo", 2, "");
+  if (fifo && result[0]) {
+    if (mkfifo(result, 0600) != 0) fail_errno("mkfifo %s", result);
+    /* Held open (as a writer) by the init until execve: `start` can open the
+     * read end without blocking and reads to end-of-file. */
+    result_fd = open(result, O_RDWR | O_CLOEXEC);
+    if (result_fd < 0) fail_errno("open %s", result);
   }
   console_fd = open_console(p);
 
@@ -291,11 +299,13 @@ static int run_create(const struct plan *p) {
   if (pid < 0) fail_errno("clone(%#x)", clone_flags);
   if (pid == 0) {
     close(go[1]);
+    start_result_fd = result_fd;
     container_init(p, go[0], fifo_fd, console_fd, new_flags);
     _exit(1);
   }
   close(go[0]);
   if (fifo_fd >= 0) close(fifo_fd);
+  if (result_fd >= 0) close(result_fd);
   if (console_fd >= 0) close(console_fd);
 
   if (new_flags & CLONE_NEWUSER) write_id_maps(p, pid);

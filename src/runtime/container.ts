@@ -10,7 +10,7 @@ import { launch, type Launched } from './launch';
 import { receiveMaster, relayTerminal, terminalPair } from './terminal';
 import { checkContainerId, isSameProcessAlive, processStartTime, type SavedState } from './state';
 import { openContainerCgroup, resourcesWithDefaultDevices, type CgroupRef } from './cgroup-link';
-import { StateError, containerNotFound, CcrunError } from './errors';
+import { StateError, containerNotFound, CcrunError, ContainerSetupError } from './errors';
 import { parseSignal } from './config/tables';
 import { runHooks, runHooksWarning, stateJson, type HookState } from './hooks';
 import { OCI_VERSION, observe, type RuntimeContext } from './status';
@@ -93,7 +93,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   const fifo = ctx.store.fifoPath(opts.id);
   const plan = buildCreatePlan(
     spec,
-    { bundle, id: opts.id, fifo, consoleSocket: opts.consoleSocket, noPivot: opts.noPivot, preserveFds: opts.preserveFds, wait: opts.wait, cgroupPaths: cgroup.paths(), rootOverlay: opts.rootOverlay },
+    { bundle, id: opts.id, fifo, startResult: ctx.store.startResultPath(opts.id), consoleSocket: opts.consoleSocket, noPivot: opts.noPivot, preserveFds: opts.preserveFds, wait: opts.wait, cgroupPaths: cgroup.paths(), rootOverlay: opts.rootOverlay },
     ctx.warn,
   );
 
@@ -177,42 +177,64 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
       throw new StateError(`cannot start container "${id}": it is ${o.status}, not created`);
     }
     const fifo = ctx.store.fifoPath(id);
+    // Opened before the init is let go, so nothing it says is missed.
+    const result = openStartResult(ctx.store.startResultPath(id));
     let fd: number;
     try {
       // Non-blocking: if the init died, there is no reader and this fails
       // at once instead of hanging.
       fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
     } catch (e) {
+      result?.destroy();
       if ((e as NodeJS.ErrnoException).code === 'ENXIO') throw new StateError(`cannot start container "${id}": container not running`);
       throw e;
     }
-    const before = exePath(o.pid);
     try {
       fs.writeSync(fd, '0');
     } finally {
       fs.closeSync(fd);
     }
     fs.unlinkSync(fifo);
+    // Like runc's start, return once the user process is executed (the
+    // init's end of the result fifo closes on exec), or fail with what went
+    // wrong between the park and the exec (a startContainer hook, the exec).
+    if (result) {
+      const message = await readToEnd(result);
+      fs.rmSync(ctx.store.startResultPath(id), { force: true });
+      if (message) throw new ContainerSetupError(`cannot start container "${id}": ${message}`);
+    }
     const hooks = o.saved.hooks as Hooks | undefined;
-    const poststart = hooks?.poststart ?? [];
-    if (poststart.length > 0) {
-      // poststart runs once the process has been executed: the init's exe
-      // changes at execve (or it dies, e.g. a startContainer hook failed).
-      while (isSameProcessAlive(o.pid, o.saved.pidStartTime) && exePath(o.pid) === before) {
-        await new Promise((r) => setTimeout(r, 2));
-      }
+    if ((hooks?.poststart ?? []).length > 0) {
       const state: HookState = { ociVersion: o.saved.ociVersion, id, status: 'running', pid: o.pid, bundle: o.saved.bundle, annotations: o.saved.annotations };
       runHooksWarning('poststart', hooks, state, ctx.warn);
     }
   });
 }
 
-function exePath(pid: number): string {
+/** The read end of the start result fifo (absent for a container made by an older ccrun). */
+function openStartResult(path: string): import('net').Socket | undefined {
+  let fd: number;
   try {
-    return fs.readlinkSync(`/proc/${pid}/exe`);
-  } catch {
-    return '';
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
   }
+  const { Socket } = require('net') as typeof import('net');
+  return new Socket({ fd, readable: true, writable: false });
+}
+
+function readToEnd(stream: import('net').Socket): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (d: Buffer) => chunks.push(d));
+    const done = (): void => {
+      stream.destroy();
+      resolve(Buffer.concat(chunks).toString().trim());
+    };
+    stream.on('end', done);
+    stream.on('error', done);
+  });
 }
 
 export function parseKillSignal(text: string | undefined): number {

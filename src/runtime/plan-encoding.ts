@@ -93,7 +93,7 @@ export function planToRecords(plan: LaunchPlan): WireRecord[] {
     ['wait', plan.wait ? '1' : '0'],
     ['preserve', String(plan.preserveFds)],
   ];
-  if (plan.fifo) r.push(['fifo', plan.fifo]);
+  if (plan.fifo) r.push(['fifo', plan.fifo, plan.startResult ?? '']);
   if (plan.consoleSocket) r.push(['console', plan.consoleSocket]);
   for (const ns of plan.namespaces) r.push(['ns', ns.type, ns.path ?? '']);
   for (const m of plan.uidMappings) r.push(['uidmap', String(m.containerID), String(m.hostID), String(m.size)]);

@@ -97,6 +97,8 @@ export interface LaunchPlan {
   wait: boolean;
   /** create: the fifo the init parks on until `start`. */
   fifo?: string;
+  /** create: the fifo through which the init reports the start to `start` (StateStore.startResultPath). */
+  startResult?: string;
   consoleSocket?: string;
   namespaces: { type: string; path?: string }[];
   uidMappings: IdMap[];
@@ -143,6 +145,7 @@ export interface PlanOptions {
   bundle: string;
   id: string;
   fifo?: string;
+  startResult?: string;
   consoleSocket?: string;
   noPivot?: boolean;
   preserveFds?: number;
@@ -364,6 +367,7 @@ export function buildCreatePlan(spec: Spec, opts: PlanOptions, warn: (m: string)
     mode: 'create',
     wait: Boolean(opts.wait),
     fifo: opts.fifo,
+    startResult: opts.startResult,
     consoleSocket: opts.consoleSocket,
     namespaces,
     uidMappings,

@@ -102,6 +102,15 @@ export class StateStore {
     return join(this.dir(id), 'exec.fifo');
   }
 
+  /**
+   * The fifo through which the parked init tells `start` how the start went:
+   * an error message (a startContainer hook or the exec failed), or nothing
+   * and end-of-file once the user process is executed (close-on-exec).
+   */
+  startResultPath(id: string): string {
+    return join(this.dir(id), 'start.result');
+  }
+
   exists(id: string): boolean {
     return fs.existsSync(this.dir(id));
   }

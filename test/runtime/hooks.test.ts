@@ -170,15 +170,32 @@ t.test('a failing startContainer hook stops the container before its process run
   const spec = busyboxSpec(['sh', '-c', 'echo ran > /tmp/x; sleep 30']);
   spec.hooks = { startContainer: [{ path: '/bin/false' }], poststop: [recorder(dir, 'poststop')] };
   const id = uniqueId('scfail');
-  t.equal(ccrun(root, ['create', '--bundle', makeBundle(t, spec), id], { files: true }).code, 0);
-  ccrun(root, ['start', id], { files: true });
+  const bundle = makeBundle(t, spec);
+  t.equal(ccrun(root, ['create', '--bundle', bundle, id], { files: true }).code, 0);
+  const started = ccrun(root, ['start', id], { files: true });
+  t.equal(started.code, 1, 'start fails');
+  t.match(started.stderr, new RegExp(`cannot start container "${id}": startContainer hook /bin/false failed with exit status 1`));
   let status = '';
   for (let i = 0; i < 100 && status !== 'stopped'; i++) {
     status = JSON.parse(ccrun(root, ['state', id]).stdout).status;
     if (status !== 'stopped') await new Promise((r) => setTimeout(r, 50));
   }
   t.equal(status, 'stopped');
+  t.notOk(fs.existsSync(path.join(bundle, 'rootfs', 'tmp', 'x')), 'the process never ran');
   t.equal(ccrun(root, ['delete', id], { files: true }).code, 0);
+  t.same(order(dir), ['poststop']);
+});
+
+t.test('run with a failing startContainer hook fails and leaves nothing', async (t) => {
+  const dir = logDir(t);
+  const spec = busyboxSpec(['sh', '-c', 'echo ran']);
+  spec.hooks = { startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 3'] }], poststop: [recorder(dir, 'poststop')] };
+  const id = uniqueId('scrun');
+  const r = ccrun(root, ['run', '--bundle', makeBundle(t, spec), id]);
+  t.not(r.code, 0, 'run fails');
+  t.notMatch(r.stdout, /ran/, 'the process never ran');
+  t.match(r.stderr, /startContainer hook \/bin\/sh failed with exit status 3/);
+  t.notOk(fs.existsSync(path.join(root, id)), 'no state is left');
   t.same(order(dir), ['poststop']);
 });
 

@@ -15,7 +15,7 @@
       "sources": [
         "native/init/main.c", "native/init/plan.c", "native/init/io.c", "native/init/rootfs.c", "native/init/process.c",
         "native/init/seccomp.c", "native/init/hooks.c", "native/init/lsm.c",
-        "native/init/sealed.c"
+        "native/init/sealed.c", "native/init/monitor.c"
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE"],
       "libraries": ["-lseccomp"]

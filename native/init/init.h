@@ -65,6 +65,10 @@ void reexec_sealed(char **argv);
 /* lsm.c: apparmorProfile and selinuxLabel for the exec */
 void lsm_apply(const struct plan *p);
 
+/* monitor.c: a detached container's parent until it exits */
+int monitor_prepare(const struct plan *p);
+int monitor_container(const struct plan *p, pid_t init);
+
 /* hooks.c: createContainer (before pivot_root) and startContainer hooks */
 void hooks_before_pivot(const struct plan *p);
 void hooks_start_container(const struct plan *p);

@@ -286,6 +286,8 @@ static int run_create(const struct plan *p) {
     if (result_fd < 0) fail_errno("open %s", result);
   }
   console_fd = open_console(p);
+  int monitor_console = monitor_prepare(p);
+  if (monitor_console >= 0) console_fd = monitor_console;
 
   join_namespaces(p);
   int new_flags = new_namespace_flags(p);
@@ -326,6 +328,12 @@ static int run_create(const struct plan *p) {
   }
   if (write(go[1], "g", 1) != 1) _exit(1);
   close(go[1]);
+  if (plan_find(p, "monitor")) {
+    /* The init says "ready" itself; the caller needs nothing more from us. */
+    close(sync_fd);
+    sync_fd = -1;
+    return monitor_container(p, pid);
+  }
   if (plan_get_ll(p, "wait", 1, 0)) {
     /* The caller reads the socket until EOF: our exit, after the init's. */
     ignore_forwarded_signals();

@@ -1,7 +1,7 @@
 // Managing Docker-style containers: ps, stop, rm, logs, start again.
 import * as fs from 'fs';
 import type { ContainerRecord } from './records';
-import { records, startDetached, type FrontendContext } from './run';
+import { records, startMonitored, type FrontendContext } from './run';
 import { StateError } from '../runtime/errors';
 import type { Status } from '../runtime/state';
 
@@ -140,7 +140,7 @@ export async function removeContainer(fx: FrontendContext, ref: string, force: b
 export async function restartContainer(fx: FrontendContext, ref: string): Promise<ContainerRecord> {
   const rec = records(fx).require(ref);
   if (await isLive(fx, rec.id)) throw new StateError(`container "${rec.name}" is already running`);
-  await startDetached(fx, rec);
+  await startMonitored(fx, rec);
   return rec;
 }
 

@@ -29,6 +29,8 @@ export interface ContainerRecord {
   rootOverlay?: RootOverlay;
   /** --rm: remove everything once the command exits. */
   autoRemove: boolean;
+  /** -i: stdin stays connected (detached: an open pipe held by the monitor). */
+  interactive?: boolean;
   /** Sent by `stop` first (the image's StopSignal, else SIGTERM). */
   stopSignal: string;
 }

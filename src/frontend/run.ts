@@ -1,14 +1,13 @@
 // `ccrun run IMAGE`: a container record from the image and the request,
 // then the container run in the foreground (exit code as ours) or detached
-// under a small monitor process (output to the log file, exit code kept).
+// under the runtime helper as its monitor (output to the log file, exit code kept).
 import * as fs from 'fs';
 import { join } from 'path';
-import { spawn } from 'child_process';
 import type { RuntimeContext } from '../runtime/container';
 import { ImageStore } from '../image/store';
 import { ContainerRecords, checkContainerName, newContainerId, randomName, type ContainerRecord } from './records';
 import { applyRunRequest, checkRunRequest, type RunRequest } from './spec';
-import { StateError, CcrunError } from '../runtime/errors';
+import { StateError } from '../runtime/errors';
 
 export interface FrontendContext {
   runtime: RuntimeContext;
@@ -111,6 +110,7 @@ export async function createFromImage(fx: FrontendContext, req: RunRequest, id =
         spec,
         rootOverlay,
         autoRemove: req.autoRemove,
+        interactive: req.interactive,
         stopSignal: config.config?.StopSignal ?? 'SIGTERM',
       };
       recs.write(record);
@@ -145,9 +145,12 @@ export async function runOnce(fx: FrontendContext, rec: ContainerRecord, hooks: 
   const startedAt = new Date().toISOString();
   let launched;
   let terminal: number | undefined;
+  // Without -i the command reads nothing of ours, as with docker run.
+  const devNull = rec.interactive ? undefined : fs.openSync('/dev/null', 'r');
   try {
     if (ctx.store.exists(rec.id)) await deleteContainer(ctx, rec.id, true);
     ({ launched, terminal } = await createContainer(ctx, {
+      stdio: devNull === undefined ? undefined : [devNull, 1, 2],
       id: rec.id,
       bundle: cdir,
       spec: rec.spec,
@@ -159,6 +162,8 @@ export async function runOnce(fx: FrontendContext, rec: ContainerRecord, hooks: 
   } catch (e) {
     hooks.onStarted?.(e as Error);
     throw e;
+  } finally {
+    if (devNull !== undefined) fs.closeSync(devNull);
   }
   const pid = launched.pid;
   const forward = (sig: NodeJS.Signals): void => {
@@ -171,7 +176,7 @@ export async function runOnce(fx: FrontendContext, rec: ContainerRecord, hooks: 
   const signals = await forwardedSignals();
   for (const s of signals) process.on(s, forward);
   // Before start, so the command sees the user's window size from its first line.
-  const relay = terminal !== undefined ? (await import('../runtime/terminal')).relayTerminal(terminal) : undefined;
+  const relay = terminal !== undefined ? (await import('../runtime/terminal')).relayTerminal(terminal, { input: Boolean(rec.interactive) }) : undefined;
   try {
     try {
       await startContainer(ctx, rec.id);
@@ -209,123 +214,70 @@ export async function runForeground(fx: FrontendContext, rec: ContainerRecord): 
 }
 
 /**
- * A detached monitor (`ccrun start --monitor ID`, its own session, stdout and
- * stderr to `logPath`). It is spawned before the container exists so its
- * start-up overlaps the caller's work; it loads what it needs, then waits
- * for "go" on fd 3 and answers "ok" once the command runs (or the error).
+ * Starts the container's command detached: the runtime's helper stays as
+ * the container's parent (a small C monitor, native/init/monitor.c) with the
+ * output going to the log file, and runs `ccrun start ID --exited` when the
+ * command exits. No Node process stays behind for the container.
  */
-export interface MonitorHandle {
-  /** Lets the monitor run the container; resolves once the command runs, or throws its error. */
-  go(name: string): Promise<void>;
-  /** Sends the monitor away (the container could not be made). */
-  abort(): void;
-}
-
-export function spawnMonitor(fx: FrontendContext, id: string, logPath: string): MonitorHandle {
-  const log = fs.openSync(logPath, 'a', 0o600);
-  const child = spawn(fx.selfCommand[0], [...fx.selfCommand.slice(1), 'start', '--monitor', id], {
-    detached: true,
-    stdio: ['ignore', log, log, 'pipe'],
-  });
-  fs.closeSync(log);
-  const sock = child.stdio[3] as import('net').Socket;
-  let said = '';
-  sock.on('data', (d: Buffer) => (said += d.toString()));
-  const ended = new Promise<void>((resolve) => {
-    sock.on('end', resolve);
-    sock.on('close', () => resolve());
-    sock.on('error', () => resolve());
-    child.on('error', () => resolve());
-  });
-  const release = (): void => {
-    child.unref();
-    sock.destroy();
-  };
-  return {
-    async go(name: string): Promise<void> {
-      sock.write('go\n');
-      await ended;
-      release();
-      if (said.startsWith('ok')) return;
-      throw new CcrunError(said.replace(/^error: /, '').trim() || `the monitor of container ${name} exited before the container started (see ccrun logs ${name})`);
-    },
-    abort(): void {
-      release();
-    },
-  };
-}
-
-/** `ccrun start NAME`: the command again, detached, on the kept root. */
-export async function startDetached(fx: FrontendContext, rec: ContainerRecord): Promise<void> {
-  await spawnMonitor(fx, rec.id, records(fx).logPath(rec.id)).go(rec.name);
-}
-
-/** The detached monitor's body: wait for "go" on fd 3, run once, say how the start went. */
-export async function monitorMain(fx: FrontendContext, id: string): Promise<number> {
-  const net = await import('net');
-  const sock = new net.Socket({ fd: 3, readable: true, writable: true });
-  let told = false;
-  const tell = (text: string): void => {
-    if (told) return;
-    told = true;
-    sock.end(text, () => sock.destroy());
-  };
-  // Loaded while the caller still makes the container.
-  await import('../runtime/container');
-  await import('../runtime/default-seccomp');
-  const go = await new Promise<boolean>((resolve) => {
-    let buf = '';
-    sock.on('data', (d: Buffer) => {
-      buf += d.toString();
-      if (buf.includes('\n')) resolve(buf.startsWith('go'));
+export async function startMonitored(fx: FrontendContext, rec: ContainerRecord): Promise<void> {
+  const { createContainer, startContainer, deleteContainer } = await import('../runtime/container');
+  const ctx = fx.runtime;
+  const recs = records(fx);
+  if (ctx.store.exists(rec.id)) await deleteContainer(ctx, rec.id, true);
+  const log = fs.openSync(recs.logPath(rec.id), 'a', 0o600);
+  const devNull = fs.openSync('/dev/null', 'r');
+  try {
+    await createContainer(ctx, {
+      id: rec.id,
+      bundle: recs.containerDir(rec.id),
+      spec: rec.spec,
+      rootOverlay: rec.rootOverlay,
+      stdio: [devNull, log, log],
+      monitor: { keepStdin: Boolean(rec.interactive), exitCommand: [...fx.selfCommand, 'start', rec.id, '--exited', '{code}', '--init-pid', '{pid}'] },
+      extra: { frontend: true, name: rec.name, image: rec.image },
     });
-    sock.on('end', () => resolve(false));
-    sock.on('error', () => resolve(false));
-  });
-  if (!go) {
-    sock.destroy();
-    return 1;
-  }
-  const rec = records(fx).read(id);
-  if (!rec) {
-    tell(`error: container ${id} does not exist`);
-    return 1;
+  } finally {
+    fs.closeSync(log);
+    fs.closeSync(devNull);
   }
   try {
-    return await runOnce(fx, rec, { onStarted: (err) => tell(err ? `error: ${err.message}` : 'ok\n') });
+    await startContainer(ctx, rec.id);
   } catch (e) {
-    tell(`error: ${(e as Error).message}`);
-    return 1;
+    await deleteContainer(ctx, rec.id, true).catch(() => undefined);
+    throw e;
   }
 }
 
 /**
- * `ccrun run -d IMAGE`: the monitor starts at once (its start-up overlaps
- * making the container); a failure at any point leaves nothing behind.
+ * `ccrun start ID --exited CODE --init-pid PID`, run by the monitor once the
+ * command exited: record the exit, remove the runtime state (and, with --rm,
+ * everything). Nothing is done when the container was started again since
+ * (its runtime state belongs to another init).
  */
-export async function runDetached(fx: FrontendContext, req: RunRequest): Promise<ContainerRecord> {
+export async function containerExited(fx: FrontendContext, id: string, code: number, initPid: number): Promise<void> {
+  const ctx = fx.runtime;
   const recs = records(fx);
-  const id = newContainerId();
-  fs.mkdirSync(recs.dir, { recursive: true, mode: 0o700 });
-  // The log is opened before the container's directory exists, then moved
-  // into it: the monitor's descriptor follows the rename.
-  const early = join(recs.dir, `.log-${id}`);
-  const monitor = spawnMonitor(fx, id, early);
-  let rec: ContainerRecord;
+  const { deleteContainer } = await import('../runtime/container');
+  const saved = ctx.store.exists(id) ? ctx.store.load(id) : undefined;
+  if (saved && saved.pid !== initPid) return;
+  const rec = recs.read(id);
+  if (!rec) return;
   try {
-    rec = await createFromImage(fx, req, id);
-    fs.renameSync(early, recs.logPath(id));
-  } catch (e) {
-    monitor.abort();
-    fs.rmSync(early, { force: true });
-    throw e;
+    recs.writeExit(id, { exitCode: code, startedAt: saved?.created, finishedAt: new Date().toISOString() });
+  } catch {
+    /* removed meanwhile (rm -f) */
   }
+  if (saved) await deleteContainer(ctx, id, true).catch((e: Error) => fx.warn(`removing the runtime state of ${rec.name}: ${e.message}`));
+  if (rec.autoRemove) recs.remove(id);
+}
+
+/** `ccrun run -d IMAGE`: a failure at any point leaves nothing behind. */
+export async function runDetached(fx: FrontendContext, req: RunRequest): Promise<ContainerRecord> {
+  const rec = await createFromImage(fx, req);
   try {
-    await monitor.go(rec.name);
+    await startMonitored(fx, rec);
   } catch (e) {
-    const { deleteContainer } = await import('../runtime/container');
-    await deleteContainer(fx.runtime, rec.id, true).catch(() => undefined);
-    recs.remove(rec.id);
+    records(fx).remove(rec.id);
     throw e;
   }
   return rec;

@@ -36,6 +36,10 @@ export interface CreateOptions {
   extra?: Record<string, unknown>;
   /** With process.terminal and no console socket, ccrun keeps the pty master (foreground run). */
   ownTerminal?: boolean;
+  /** The process's stdin, stdout, stderr (default: ours). */
+  stdio?: [number, number, number];
+  /** The helper stays as the container's parent and runs exitCommand when it exits (detached image containers). */
+  monitor?: { keepStdin: boolean; exitCommand: string[] };
 }
 
 export interface Created {
@@ -82,7 +86,8 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   }
   const { spec, bundle } = opts.spec ? { spec: opts.spec, bundle: opts.bundle } : loadBundleConfig(opts.bundle);
   const ownTerminal = Boolean(spec.process?.terminal) && !opts.consoleSocket && Boolean(opts.ownTerminal);
-  if (spec.process?.terminal && !opts.consoleSocket && !ownTerminal) {
+  const monitorTerminal = Boolean(spec.process?.terminal) && !opts.consoleSocket && Boolean(opts.monitor);
+  if (spec.process?.terminal && !opts.consoleSocket && !ownTerminal && !monitorTerminal) {
     throw new CcrunError('process.terminal is true but no --console-socket was given: create needs one to hand over the terminal');
   }
   if (ctx.store.exists(opts.id)) throw new StateError(`container "${opts.id}" already exists`);
@@ -96,6 +101,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     { bundle, id: opts.id, fifo, startResult: ctx.store.startResultPath(opts.id), consoleSocket: opts.consoleSocket, noPivot: opts.noPivot, preserveFds: opts.preserveFds, wait: opts.wait, cgroupPaths: cgroup.paths(), rootOverlay: opts.rootOverlay },
     ctx.warn,
   );
+  if (opts.monitor) plan.monitor = { ...opts.monitor, terminal: monitorTerminal };
 
   const dir = ctx.store.reserve(opts.id);
   let cgroupMade = false;
@@ -111,6 +117,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       launched = launch(plan, {
         onPid: (pid) => cgroup.addProcess(pid),
         consoleFd: pair?.theirs,
+        stdio: opts.stdio,
         // Just before pivot_root: the runtime's hooks, then the init's.
         onHooks: (pid) => {
           hooksReached = true;

@@ -39,6 +39,8 @@ export interface LaunchOptions {
    * path (ccrun owns the terminal). Handed to the helper and closed here.
    */
   consoleFd?: number;
+  /** The helper's (and so the process's) stdin, stdout, stderr; default ours. */
+  stdio?: [number, number, number];
 }
 
 function readFrames(fd: number, reader: FrameReader, buf: Buffer): string[][] | undefined {
@@ -58,7 +60,7 @@ function readFrames(fd: number, reader: FrameReader, buf: Buffer): string[][] | 
 
 export function launch(plan: LaunchPlan, opts: LaunchOptions = {}): Launched {
   const n = plan.preserveFds;
-  const fds = [0, 1, 2];
+  const fds = opts.stdio ? [...opts.stdio] : [0, 1, 2];
   for (let fd = 3; fd < 3 + n; fd++) fds.push(fd);
   const addon = native();
   const records = planToRecords(plan);
@@ -148,7 +150,12 @@ export function launch(plan: LaunchPlan, opts: LaunchOptions = {}): Launched {
     }
     return exitCode;
   };
-  if (!plan.wait) {
+  if (plan.monitor) {
+    // The helper stays with the container; it is not ours to wait for.
+    closeSock();
+    exitCode = Promise.reject(new ContainerSetupError('a monitored container is waited for by its monitor'));
+    exitCode.catch(() => undefined);
+  } else if (!plan.wait) {
     // The helper exits as soon as it has let the process go.
     closeSock();
     const code = addon.waitpid(helperPid, true);

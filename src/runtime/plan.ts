@@ -91,6 +91,14 @@ export interface IdMap {
   size: number;
 }
 
+export interface MonitorPlan {
+  /** stdin: a pipe the monitor holds open (docker run -d -i) instead of the caller's. */
+  keepStdin: boolean;
+  /** process.terminal without a console socket: the monitor keeps the pty master and logs its output. */
+  terminal: boolean;
+  exitCommand: string[];
+}
+
 export interface LaunchPlan {
   mode: 'create' | 'exec';
   /** The helper waits for the process and exits with its status (foreground run/exec). */
@@ -99,6 +107,12 @@ export interface LaunchPlan {
   fifo?: string;
   /** create: the fifo through which the init reports the start to `start` (StateStore.startResultPath). */
   startResult?: string;
+  /**
+   * create: the helper stays as the parent of the init (a detached image
+   * container) and, once it exits, runs exitCommand with "{code}" and "{pid}"
+   * filled in. See native/init/monitor.c.
+   */
+  monitor?: MonitorPlan;
   consoleSocket?: string;
   namespaces: { type: string; path?: string }[];
   uidMappings: IdMap[];

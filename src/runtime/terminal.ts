@@ -51,8 +51,10 @@ function writeAll(fd: number, data: Buffer): void {
   }
 }
 
-export function relayTerminal(master: number): TerminalRelay {
+export function relayTerminal(master: number, opts: { input?: boolean } = {}): TerminalRelay {
   const addon = native();
+  // docker run -t without -i: a terminal for the output, none of our input.
+  const input = opts.input ?? true;
   const stdin = process.stdin;
   const stdout = process.stdout;
   const rawMode = stdin.isTTY === true;
@@ -65,7 +67,7 @@ export function relayTerminal(master: number): TerminalRelay {
     }
   };
   resize();
-  if (rawMode) stdin.setRawMode(true);
+  if (rawMode && input) stdin.setRawMode(true);
   process.on('SIGWINCH', resize);
 
   // tty (and the net module under it) costs ~10 ms to load: only when relaying.
@@ -85,18 +87,22 @@ export function relayTerminal(master: number): TerminalRelay {
   fromContainer.on('close', markClosed);
 
   const toContainer = (d: Buffer): void => writeAll(master, d);
-  stdin.on('data', toContainer);
-  stdin.resume();
+  if (input) {
+    stdin.on('data', toContainer);
+    stdin.resume();
+  }
 
   return {
     async finish(ms = 500): Promise<void> {
       if (!closed) await Promise.race([closedPromise, new Promise((r) => setTimeout(r, ms).unref())]);
       process.removeListener('SIGWINCH', resize);
-      stdin.removeListener('data', toContainer);
-      if (rawMode) stdin.setRawMode(false);
-      stdin.pause();
-      // Let stdin go (a pipe or tty left open would keep ccrun alive).
-      stdin.destroy();
+      if (input) {
+        stdin.removeListener('data', toContainer);
+        if (rawMode) stdin.setRawMode(false);
+        stdin.pause();
+        // Let stdin go (a pipe or tty left open would keep ccrun alive).
+        stdin.destroy();
+      }
       fromContainer.destroy();
       await new Promise<void>((r) => stdout.write('', () => r()));
     },

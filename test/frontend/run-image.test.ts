@@ -297,6 +297,45 @@ t.test('-d, then ps, logs, exec, stop (StopSignal), start again from the kept ro
   t.same(cgroupDirsFor(id), []);
 });
 
+t.test('stdin: only with -i, as docker run; -d -i keeps it open', { skip }, async (t) => {
+  const without = await cc(['run', '--rm', BB, 'cat'], { input: 'from-the-user\n' });
+  t.equal(without.code, 0, without.stderr);
+  t.equal(without.stdout, '', 'without -i the command reads nothing of ours');
+  const withI = await cc(['run', '--rm', '-i', BB, 'cat'], { input: 'from-the-user\n' });
+  t.equal(withI.stdout, 'from-the-user\n', '-i: our stdin reaches the command');
+  const d = await cc(['run', '-d', '--name', 'stdin-d', BB, 'sh', '-c', 'read x; echo eof:$?']);
+  t.teardown(() => spawnSyncQuiet([CCRUN, '--store', store, '--root', state, 'rm', '-f', 'stdin-d', 'stdin-di']));
+  const di = await cc(['run', '-d', '-i', '--name', 'stdin-di', BB, 'sh', '-c', 'read x; echo eof:$?']);
+  t.equal(d.code + di.code, 0, d.stderr + di.stderr);
+  t.ok(await waitFor(async () => (await cc(['logs', 'stdin-d'])).stdout === 'eof:1\n'), '-d: stdin is at its end at once');
+  await new Promise((r) => setTimeout(r, 500));
+  t.match((await cc(['ps'])).stdout, /Up .*stdin-di/, '-d -i: stdin stays open, read still waits');
+});
+
+t.test('-d: no Node process stays with the container, only a small monitor that records the exit', { skip }, async (t) => {
+  const d = await cc(['run', '-d', '-t', '--name', 'mon', BB, 'sh', '-c', 'tty; sleep 1; exit 7']);
+  t.equal(d.code, 0, d.stderr);
+  const id = d.stdout.trim();
+  t.teardown(() => spawnSyncQuiet([CCRUN, '--store', store, '--root', state, 'rm', '-f', 'mon']));
+  const saved = JSON.parse(fs.readFileSync(join(state, id, 'state.json'), 'utf8')) as { pid: number };
+  const parent = Number(/^PPid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${saved.pid}/status`, 'utf8'))![1]);
+  const parentStatus = fs.readFileSync(`/proc/${parent}/status`, 'utf8');
+  const rssKb = Number(/^VmRSS:\s+(\d+)/m.exec(parentStatus)![1]);
+  t.notMatch(fs.readFileSync(`/proc/${parent}/cmdline`, 'utf8'), /node|ccrun\.js|bin\/ccrun/, 'the parent of the container is no Node process');
+  t.ok(rssKb < 8192, `the monitor is small (${rssKb} kB)`);
+  const nodes = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(id);
+    } catch {
+      return false;
+    }
+  });
+  t.same(nodes, [], 'no process runs with the container id in its command line while it runs');
+  t.ok(await waitFor(async () => (await cc(['ps', '-a'])).stdout.includes('Exited (7)')), 'the exit code is recorded');
+  t.ok(await waitFor(() => stateDirs().length === 0), 'the runtime state is removed once it exited');
+  t.match((await cc(['logs', 'mon'])).stdout, /\/dev\/pts\/\d+/, '-d -t: the terminal\'s output is in the log');
+});
+
 t.test('-t gives the command a terminal, sized like the user\'s; stdin relayed with -i', { skip: skip || (fs.existsSync('/usr/bin/script') ? false : 'script(1) is not installed (apt-get install bsdutils)') }, async (t) => {
   const viaScript = (inner: string, input: string): Promise<Result> =>
     new Promise((done, fail) => {

@@ -7,7 +7,10 @@ export const command: CommandSpec = {
   name: 'start',
   summary: 'start a created container (runc), or start a stopped image container again by name',
   usage: '<container-id | name>',
-  options: [{ name: 'monitor', kind: 'boolean', description: 'internal: run as the monitor of a detached image container', hidden: true }],
+  options: [
+    { name: 'exited', kind: 'number', value: 'CODE', description: 'internal: the monitor says the detached image container exited', hidden: true },
+    { name: 'init-pid', kind: 'number', value: 'PID', description: 'internal: with --exited, the init that exited', hidden: true },
+  ],
   minArgs: 1,
   maxArgs: 1,
   async run(ctx, opts, [id]) {
@@ -23,9 +26,10 @@ export const command: CommandSpec = {
         debugLog: ctx.log.debugEnabled ? (m) => ctx.log.debug(m) : undefined,
       });
     };
-    if (opts.monitor) {
-      const { monitorMain } = await import('../../frontend/run');
-      return monitorMain(await frontend(), id);
+    if (opts.exited !== undefined) {
+      const { containerExited } = await import('../../frontend/run');
+      await containerExited(await frontend(), id, opts.exited as number, (opts.initPid as number | undefined) ?? 0);
+      return 0;
     }
     let runtimeId = false;
     try {

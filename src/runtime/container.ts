@@ -192,7 +192,7 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
       // at once instead of hanging.
       fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
     } catch (e) {
-      result?.destroy();
+      if (result !== undefined) fs.closeSync(result);
       if ((e as NodeJS.ErrnoException).code === 'ENXIO') throw new StateError(`cannot start container "${id}": container not running`);
       throw e;
     }
@@ -205,7 +205,7 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
     // Like runc's start, return once the user process is executed (the
     // init's end of the result fifo closes on exec), or fail with what went
     // wrong between the park and the exec (a startContainer hook, the exec).
-    if (result) {
+    if (result !== undefined) {
       const message = await readToEnd(result);
       fs.rmSync(ctx.store.startResultPath(id), { force: true });
       if (message) throw new ContainerSetupError(`cannot start container "${id}": ${message}`);
@@ -218,31 +218,48 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
   });
 }
 
-/** The read end of the start result fifo (absent for a container made by an older ccrun). */
-function openStartResult(path: string): import('net').Socket | undefined {
-  let fd: number;
+/**
+ * The read end of the start result fifo, non-blocking (absent for a
+ * container made by an older ccrun). Node has no poll on plain fds without
+ * loading the net module (several ms of start-up), so it is polled.
+ */
+function openStartResult(path: string): number | undefined {
   try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    return fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
-  const { Socket } = require('net') as typeof import('net');
-  return new Socket({ fd, readable: true, writable: false });
 }
 
-function readToEnd(stream: import('net').Socket): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (d: Buffer) => chunks.push(d));
-    const done = (): void => {
-      stream.destroy();
-      resolve(Buffer.concat(chunks).toString().trim());
-    };
-    stream.on('end', done);
-    stream.on('error', done);
-  });
+/** Everything written to the fifo until its last writer closes it; closes fd. */
+async function readToEnd(fd: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.allocUnsafe(4096);
+  let pause = 0.25;
+  try {
+    for (;;) {
+      let n: number;
+      try {
+        n = fs.readSync(fd, buf, 0, buf.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') break;
+        // The exec comes within a millisecond or so; a slow startContainer hook gets slower polls.
+        Atomics.wait(SLEEPER, 0, 0, pause);
+        pause = Math.min(pause * 2, 10);
+        continue;
+      }
+      if (n === 0) break;
+      chunks.push(Buffer.from(buf.subarray(0, n)));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return Buffer.concat(chunks).toString().trim();
 }
+
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+
 
 export function parseKillSignal(text: string | undefined): number {
   const sig = parseSignal(text ?? 'TERM');

@@ -33,9 +33,9 @@ let LINKS: string;
 let FILEVOL: string;
 
 /** Asynchronous: the registry rig serves from this process's event loop. */
-function cc(args: string[]): Promise<Result> {
+function cc(args: string[], argv0: string[] = [CCRUN]): Promise<Result> {
   return new Promise((done, fail) => {
-    const child = spawn(CCRUN, ['--store', store, '--root', state, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv0[0], [...argv0.slice(1), '--store', store, '--root', state, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -240,4 +240,21 @@ t.test('a volume over a file of the image: a clear error, nothing left', { skip 
   fs.writeFileSync(file, 'host file\n');
   const over = await cc(['run', '--rm', '-v', `${file}:/data`, FILEVOL, 'cat', '/data']);
   t.equal(over.stdout, 'host file\n', `-v of a file replaces it (${over.stderr.trim()})`);
+});
+
+t.test('without overlayfs (a full copy of the image as root) the volumes are the same', { skip: skip || (fs.existsSync('/usr/bin/unshare') ? false : 'unshare(1) is not installed') }, async (t) => {
+  t.teardown(() => rmQuiet('vc'));
+  // ccrun reads /proc/filesystems to choose: hide overlay from it in a mount namespace of its own.
+  const noOverlay = join(work, 'filesystems-without-overlay');
+  fs.writeFileSync(noOverlay, fs.readFileSync('/proc/filesystems', 'utf8').replace(/^.*\toverlay\n/m, ''));
+  const argv0 = ['unshare', '-m', 'sh', '-c', `mount --bind ${noOverlay} /proc/filesystems && exec "$0" "$@"`, CCRUN];
+  const r = await cc(['run', '--name', 'vc', VOL, 'sh', '-c', `${MOUNTINFO('/data')} | wc -l; ls -A /data; cat /data/link; echo w > /data/w`], argv0);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, /overlayfs is not available/, 'the full-copy root was used');
+  t.equal(r.stdout, '1\na.txt\nlink\nopq\nfrom the image\n');
+  const dir = containerDir('vc');
+  t.equal(fs.readFileSync(join(volumeDirs('vc').get('/data')!, 'w'), 'utf8'), 'w\n', 'the write is in the volume');
+  t.notOk(fs.existsSync(join(dir, 'merged', 'data', 'w')), 'not in the copied root');
+  t.equal((await cc(['rm', 'vc'])).code, 0);
+  t.notOk(fs.existsSync(dir), 'rm removed it all');
 });

@@ -5,6 +5,7 @@
 //   <store>/containers/<id>/upper, work   the overlay's writable layer (kept until rm)
 //   <store>/containers/<id>/merged        the empty directory the root is mounted on
 //   <store>/containers/<id>/etc/          generated hostname, hosts, resolv.conf
+//   <store>/containers/<id>/volumes/<name> the anonymous volumes of the image's Volumes
 //   <store>/containers/<id>/container.log stdout and stderr of a detached run
 //   <store>/containers/<id>/exit.json     exit code and time of the last run
 //

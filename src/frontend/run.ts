@@ -48,7 +48,7 @@ function resolvConf(): string {
   }
 }
 
-/** Makes the container (record, upper dir, /etc files) from the request; nothing is left on failure. */
+/** Makes the container (record, upper dir, /etc files, image volumes) from the request; nothing is left on failure. */
 export async function createFromImage(fx: FrontendContext, req: RunRequest, id = newContainerId()): Promise<ContainerRecord> {
   if ((process.geteuid?.() ?? 0) !== 0) {
     const { HostError } = await import('../runtime/errors');
@@ -91,6 +91,7 @@ export async function createFromImage(fx: FrontendContext, req: RunRequest, id =
       fs.writeFileSync(files.hosts, hostsFile(req.network, hostname));
       fs.writeFileSync(files.resolvConf, resolvConf());
       applyRunRequest(spec, req, id, files);
+      (await import('./volumes')).makeImageVolumes(store, rec, cdir, spec);
       let rootOverlay;
       if (overlayAvailable()) {
         rootOverlay = rootOverlayFor(store, rec, cdir);

@@ -6,6 +6,7 @@ import { isAbsolute, posix } from 'path';
 import type { Mount, Spec } from '../runtime/config/types';
 import { CAPABILITY_BITS } from '../runtime/config/tables';
 import { UsageError, NotFoundError } from '../runtime/errors';
+import { imageVolumeMounts } from './volumes';
 
 /** What `ccrun run IMAGE` was asked for, parsed from the command line. */
 export interface RunRequest {
@@ -198,10 +199,12 @@ export function applyRunRequest(spec: Spec, req: RunRequest, id: string, files: 
     resources.pids = { limit: req.pidsLimit };
   }
 
-  // Mounts: the image's Volumes stay in the container's own writable layer
-  // (there is no volume store yet), so only the defaults remain, then
-  // /etc files, tmpfs and binds in the order given.
+  // Mounts: the defaults, the image's Volumes that no -v or --tmpfs replaces
+  // (before the /etc files, which may lie in one), then /etc files, tmpfs
+  // and binds in the order given.
+  const userMounts = [...req.tmpfs.map(parseTmpfs), ...req.volumes.map(parseVolume)];
   const mounts = (spec.mounts ?? []).filter((m) => m.type !== 'bind');
+  mounts.push(...imageVolumeMounts(spec.mounts ?? [], userMounts));
   const sysfs = mounts.find((m) => m.destination === '/sys');
   if (sysfs && req.privileged) sysfs.options = (sysfs.options ?? []).filter((o) => o !== 'ro');
   const etc = (dest: string, source: string): Mount => ({
@@ -211,8 +214,7 @@ export function applyRunRequest(spec: Spec, req: RunRequest, id: string, files: 
     options: ['rbind', 'rprivate', ...(req.readOnly ? ['ro'] : [])],
   });
   mounts.push(etc('/etc/hostname', files.hostname), etc('/etc/hosts', files.hosts), etc('/etc/resolv.conf', files.resolvConf));
-  for (const t of req.tmpfs) mounts.push(parseTmpfs(t));
-  for (const v of req.volumes) mounts.push(parseVolume(v));
+  mounts.push(...userMounts);
   if (req.init) {
     // The reaper is a static host binary bound read-only: it runs in any image and is never written.
     mounts.push({ destination: '/dev/init', type: 'bind', source: reaperPath(), options: ['bind', 'ro', 'nosuid'] });

@@ -52,6 +52,15 @@ export async function buildRootfs(store: LayerDirs, diffIds: string[], target: s
     }
     dirs.push(store.layerPath(id));
   }
+  mergeLayerDirs(dirs, target);
+}
+
+/**
+ * Writes the union of the directories `dirs` (layer copies of one directory,
+ * bottom first, in lower-dir format) into `target`, which must not exist or
+ * be an empty directory; `target` takes the top copy's owner, mode and times.
+ */
+export function mergeLayerDirs(dirs: string[], target: string): void {
   const existing = lstatOrNull(target);
   if (existing) {
     if (!existing.isDirectory()) throw new ImageError(`${target} exists and is not a directory`);

@@ -199,12 +199,13 @@ export function applyRunRequest(spec: Spec, req: RunRequest, id: string, files: 
     resources.pids = { limit: req.pidsLimit };
   }
 
-  // Mounts: the defaults, the image's Volumes that no -v or --tmpfs replaces
-  // (before the /etc files, which may lie in one), then /etc files, tmpfs
-  // and binds in the order given.
+  // Mounts: the defaults, then the image's Volumes that no -v or --tmpfs
+  // replaces, the /etc files, tmpfs and binds, sorted by the depth of their
+  // destination as Docker does (stable: equal depths keep this order), so
+  // that a mount on a parent never hides one below it.
   const userMounts = [...req.tmpfs.map(parseTmpfs), ...req.volumes.map(parseVolume)];
   const mounts = (spec.mounts ?? []).filter((m) => m.type !== 'bind');
-  mounts.push(...imageVolumeMounts(spec.mounts ?? [], userMounts));
+  const added = imageVolumeMounts(spec.mounts ?? [], userMounts);
   const sysfs = mounts.find((m) => m.destination === '/sys');
   if (sysfs && req.privileged) sysfs.options = (sysfs.options ?? []).filter((o) => o !== 'ro');
   const etc = (dest: string, source: string): Mount => ({
@@ -213,8 +214,10 @@ export function applyRunRequest(spec: Spec, req: RunRequest, id: string, files: 
     source,
     options: ['rbind', 'rprivate', ...(req.readOnly ? ['ro'] : [])],
   });
-  mounts.push(etc('/etc/hostname', files.hostname), etc('/etc/hosts', files.hosts), etc('/etc/resolv.conf', files.resolvConf));
-  mounts.push(...userMounts);
+  added.push(etc('/etc/hostname', files.hostname), etc('/etc/hosts', files.hosts), etc('/etc/resolv.conf', files.resolvConf));
+  added.push(...userMounts);
+  const depth = (m: Mount): number => m.destination.split('/').filter(Boolean).length;
+  mounts.push(...added.sort((a, b) => depth(a) - depth(b)));
   if (req.init) {
     // The reaper is a static host binary bound read-only: it runs in any image and is never written.
     mounts.push({ destination: '/dev/init', type: 'bind', source: reaperPath(), options: ['bind', 'ro', 'nosuid'] });

@@ -216,6 +216,15 @@ t.test('-v and --tmpfs on the path replace the image volume; --read-only keeps v
   t.equal(ro.stdout, 'wrote-volume\nwrote-empty\n', ro.stderr);
 });
 
+t.test('mounts are made parents first, whatever the order given (Docker sorts them by depth)', { skip }, async (t) => {
+  const host = join(work, 'host-parent');
+  fs.mkdirSync(join(host, 'sub'), { recursive: true });
+  fs.writeFileSync(join(host, 'sub', 'from-host'), 'x\n');
+  // The tmpfs on /srv/x/sub is given first; the bind of its parent must not hide it.
+  const r = await cc(['run', '--rm', '--tmpfs', '/srv/x/sub', '-v', `${host}:/srv/x`, VOL, 'sh', '-c', 'ls -A /srv/x/sub | wc -l; grep -c " /srv/x/sub .* - tmpfs " /proc/self/mountinfo']);
+  t.equal(r.stdout, '0\n1\n', r.stderr);
+});
+
 t.test('a volume path that is a symlink resolves inside the image: no host file is copied', { skip }, async (t) => {
   t.teardown(() => rmQuiet('vl'));
   t.ok(fs.existsSync('/var/lib/dpkg') || fs.existsSync('/etc/apt'), 'the host has what the links point at (else this proves little)');

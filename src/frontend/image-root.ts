@@ -12,8 +12,12 @@ export interface ImageLookup {
   ref: string;
   pull: 'missing' | 'always' | 'never';
   platform?: string;
-  /** Where pull progress goes (stderr: stdout belongs to the container). */
-  progressOut: NodeJS.WritableStream;
+  /**
+   * Where pull progress goes (stderr: stdout belongs to the container); a
+   * function, because process.stderr's stream (and the net or tty module
+   * behind it) costs start-up time when the image is local.
+   */
+  progressOut: () => NodeJS.WritableStream;
   warn: (m: string) => void;
   debug?: (m: string) => void;
 }
@@ -27,11 +31,12 @@ export async function findOrPullImage(o: ImageLookup): Promise<ImageRecord> {
   }
   const { pullImage } = require('../image/pull') as typeof import('../image/pull');
   const { PlainProgress } = require('../image/progress') as typeof import('../image/progress');
-  if (o.pull === 'missing') o.progressOut.write(`Unable to find image '${o.ref}' locally\n`);
+  const out = o.progressOut();
+  if (o.pull === 'missing') out.write(`Unable to find image '${o.ref}' locally\n`);
   const r = await pullImage(o.ref, {
     store: o.store,
     platform: o.platform,
-    progress: new PlainProgress(o.progressOut),
+    progress: new PlainProgress(out),
     warn: o.warn,
     debug: o.debug,
   });

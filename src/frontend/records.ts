@@ -51,9 +51,32 @@ export function checkContainerName(name: string): void {
   if (/^[0-9a-f]{64}$/.test(name)) throw new UsageError(`invalid container name "${name}": it looks like a container id`);
 }
 
+/**
+ * Random bytes from the kernel: the crypto module (and the stream modules it
+ * pulls in) costs several ms of every `run`'s start-up.
+ */
+function randomBytes(n: number): Buffer {
+  const buf = Buffer.alloc(n);
+  const fd = fs.openSync('/dev/urandom', 'r');
+  try {
+    for (let off = 0; off < n; ) off += fs.readSync(fd, buf, off, n - off, null);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return buf;
+}
+
+/** A uniform integer in [0, max) (max < 2^16), by rejection. */
+function randomInt(max: number): number {
+  const limit = 65536 - (65536 % max);
+  for (;;) {
+    const v = randomBytes(2).readUInt16LE(0);
+    if (v < limit) return v % max;
+  }
+}
+
 /** A 64-hex id as Docker makes them; shown as its first 12 digits. */
 export function newContainerId(): string {
-  const { randomBytes } = require('crypto') as typeof import('crypto');
   for (;;) {
     const id = randomBytes(32).toString('hex');
     // Docker avoids ids that are all digits in their short form (they read like numbers).
@@ -65,7 +88,6 @@ const ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'gentle', 'happy', 'keen',
 const NOUNS = ['curie', 'darwin', 'euler', 'fermi', 'gauss', 'hopper', 'kepler', 'lovelace', 'meitner', 'newton', 'noether', 'pascal', 'ritchie', 'shannon', 'tesla', 'turing', 'wozniak', 'yalow', 'babbage', 'lamport'];
 
 export function randomName(taken: Set<string>): string {
-  const { randomInt } = require('crypto') as typeof import('crypto');
   for (let i = 0; ; i++) {
     const base = `${ADJECTIVES[randomInt(ADJECTIVES.length)]}_${NOUNS[randomInt(NOUNS.length)]}`;
     const name = i < 20 ? base : `${base}${randomInt(1000)}`;

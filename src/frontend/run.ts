@@ -59,7 +59,7 @@ export async function createFromImage(fx: FrontendContext, req: RunRequest, id =
   const store = imageStore(fx);
   const { findOrPullImage, overlayAvailable, rootOverlayFor, extractUserDb, copyRoot, prepareWorkdir } = await import('./image-root');
   const { readImageConfig, ensureLayersUnpacked, imageConfigToSpec } = await import('../image/bundle');
-  const rec = await findOrPullImage({ store, ref: req.image, pull: req.pull, platform: req.platform, progressOut: process.stderr, warn: fx.warn, debug: fx.debug });
+  const rec = await findOrPullImage({ store, ref: req.image, pull: req.pull, platform: req.platform, progressOut: () => process.stderr, warn: fx.warn, debug: fx.debug });
   const config = readImageConfig(store, rec);
   await ensureLayersUnpacked(store, rec);
   const recs = new ContainerRecords(store.root);

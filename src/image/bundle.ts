@@ -12,8 +12,6 @@
 //  - The rootfs is writable (root.readonly false), as in `docker run`.
 //  - Labels become annotations; the computed org.opencontainers.image.*
 //    annotations win over a label of the same name.
-import { spawnSync } from 'child_process';
-import { createHash } from 'crypto';
 import { existsSync, lstatSync, mkdirSync, rmSync } from 'fs';
 import { join, posix } from 'path';
 import { defaultSpec, writeSpecFile } from '../runtime/config/default-spec';
@@ -93,6 +91,8 @@ function mergeEnv(base: string[], extra: string[]): string[] {
 /** The source directory name of a volume: readable, and unique by a short hash of the path. */
 export function volumeName(path: string): string {
   const readable = path.replace(/^\/+|\/+$/g, '').replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 60) || 'root';
+  // crypto is loaded only for images that have volumes (several ms of start-up).
+  const { createHash } = require('crypto') as typeof import('crypto');
   return `${readable}-${createHash('sha256').update(path).digest('hex').slice(0, 8)}`;
 }
 
@@ -203,6 +203,8 @@ function fillVolumes(bundleDir: string, rootfs: string, config: ImageConfig): vo
       if (!ok) break;
     }
     if (!ok) continue;
+    // child_process (and net under it) only when there is a volume to fill: ~5 ms of start-up.
+    const { spawnSync } = require('child_process') as typeof import('child_process');
     const r = spawnSync('cp', ['-a', '--', `${cur}/.`, target], { encoding: 'utf8' });
     if (r.status !== 0) throw new ImageError(`copying the image's ${dest} into its volume failed: ${(r.stderr || r.error?.message || '').trim()}`);
   }

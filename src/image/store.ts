@@ -187,9 +187,12 @@ export class ImageStore {
   // ---- locks ----
 
   private lockPath(name: string): string {
+    // A plain name is its own file name (no hashing: loading crypto costs
+    // several ms of each `run`); others are made safe and told apart by a hash.
+    if (/^[A-Za-z0-9._-]{1,80}$/.test(name) && !name.startsWith('.')) return join(this.root, 'locks', `n-${name}.lock`);
     const safe = name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80);
     const tag = crypto().createHash('sha256').update(name).digest('hex').slice(0, 12);
-    return join(this.root, 'locks', `${safe}-${tag}.lock`);
+    return join(this.root, 'locks', `h-${safe}-${tag}.lock`);
   }
 
   /** Runs fn holding an exclusive lock (across processes) named `name`. Not re-entrant. */

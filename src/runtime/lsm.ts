@@ -3,7 +3,7 @@
 // has not: a container asked to be confined must never run unconfined.
 import { existsSync, readFileSync } from 'fs';
 import type { Spec } from './config/types';
-import { ConfigError } from './errors';
+import { ConfigError, HostError } from './errors';
 
 let cached: { apparmor: boolean; selinux: boolean } | undefined;
 
@@ -20,6 +20,28 @@ export function hostLsms(): { apparmor: boolean; selinux: boolean } {
     cached = { apparmor, selinux };
   }
   return cached;
+}
+
+/** One line per loaded profile: "NAME (MODE)"; readable by root once securityfs is mounted. */
+const APPARMOR_PROFILES = '/sys/kernel/security/apparmor/profiles';
+
+/**
+ * Whether AppArmor has a profile of that name loaded, from the profiles
+ * listing; undefined where that cannot be told here: securityfs not mounted,
+ * or a name the listing does not show as such ("unconfined", a stack
+ * "a//&b", a namespace ":ns:p"). The init's write then decides.
+ */
+export function apparmorProfileLoaded(name: string, listing?: string): boolean | undefined {
+  if (name === 'unconfined' || name.includes('//&') || name.startsWith(':')) return undefined;
+  let text = listing;
+  if (text === undefined) {
+    try {
+      text = readFileSync(APPARMOR_PROFILES, 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+  return text.split('\n').some((line) => line.replace(/ \([a-z_]+\)$/, '') === name);
 }
 
 export interface LsmPlan {
@@ -44,6 +66,11 @@ export function planLsm(spec: Spec): LsmPlan {
   }
   for (const [what, v] of [['/process/apparmorProfile', profile], ['/process/selinuxLabel', label], ['/linux/mountLabel', mountLabel]] as const) {
     if (v !== undefined && /[\n"]/.test(v)) throw new ConfigError(`config.json: ${what} must not contain a newline or a double quote`);
+  }
+  // Checked here so the refusal comes before anything is made: the init's
+  // write, just before exec, would fail only at start, with ENOENT.
+  if (profile && apparmorProfileLoaded(profile) === false) {
+    throw new HostError(`AppArmor profile "${profile}" (config.json: /process/apparmorProfile) is not loaded on this host (not in ${APPARMOR_PROFILES}): load it with apparmor_parser -r PROFILE_FILE, or name a loaded profile`);
   }
   return { apparmorProfile: profile || undefined, selinuxLabel: label || undefined, mountLabel: mountLabel || undefined };
 }

@@ -15,6 +15,7 @@ PACKAGES=(
   openssl                               # the registry test rig signs tokens
   hyperfine curl bc time                # benchmarks
   qemu-system-x86 xz-utils              # cgroup v2 tests in a VM
+  apparmor                              # apparmor_parser, for the AppArmor checks in that VM
 )
 if [ "$(id -u)" = 0 ]; then
   apt-get update -qq

@@ -14,9 +14,9 @@ import type { Assert, Check } from './checks';
 const MiB = 1 << 20;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** Generous: under software emulation every ccrun call starts node (~5 s). */
-const T = { timeout: 180_000 };
+export const T = { timeout: 180_000 };
 
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
+export async function until(cond: () => boolean, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (cond()) return true;
@@ -25,17 +25,17 @@ async function until(cond: () => boolean, ms: number): Promise<boolean> {
   return cond();
 }
 
-function outDir(a: Assert): string {
+export function outDir(a: Assert): string {
   const d = mkdtempSync(join(tmpdir(), 'ccrun-out-'));
   a.teardown(() => rmSync(d, { recursive: true, force: true }));
   return d;
 }
 
-function withOut(spec: Spec, out: string): void {
+export function withOut(spec: Spec, out: string): void {
   spec.mounts!.push({ destination: '/out', type: 'bind', source: out, options: ['rbind', 'rw'] });
 }
 
-function readOr(path: string, dflt: string): string {
+export function readOr(path: string, dflt: string): string {
   try {
     return readFileSync(path, 'utf8').trim();
   } catch {
@@ -44,7 +44,7 @@ function readOr(path: string, dflt: string): string {
 }
 
 /** The container's cgroup directory for the memory controller (v1) or the unified one (v2). */
-function cgroupDir(id: string): string {
+export function cgroupDir(id: string): string {
   return detectCgroupMode() === 'v2' ? `/sys/fs/cgroup/ccrun/${id}` : `/sys/fs/cgroup/memory/ccrun/${id}`;
 }
 
@@ -57,7 +57,7 @@ function status(root: string, id: string): string {
   }
 }
 
-function ccrunT(root: string, args: string[], opts: { timeout: number }): Result {
+export function ccrunT(root: string, args: string[], opts: { timeout: number }): Result {
   const t0 = Date.now();
   const r = ccrun(root, args, opts);
   if (process.env.CCRUN_CHECK_TIMES) console.log(`# ccrun ${args.join(' ')}: ${Date.now() - t0} ms`);
@@ -68,7 +68,7 @@ function ccrunT(root: string, args: string[], opts: { timeout: number }): Result
  * run --detach: the container keeps the stdio it inherits, so a pipe would
  * stay open (and spawnSync wait) as long as it runs; give it files instead.
  */
-function runDetached(a: Assert, root: string, bundle: string, id: string): Result {
+export function runDetached(a: Assert, root: string, bundle: string, id: string): Result {
   const dir = outDir(a);
   const o = openSync(join(dir, 'stdout'), 'w');
   const e = openSync(join(dir, 'stderr'), 'w');
@@ -80,7 +80,7 @@ function runDetached(a: Assert, root: string, bundle: string, id: string): Resul
   return { code: r.status ?? 255, stdout: readOr(join(dir, 'stdout'), ''), stderr: readOr(join(dir, 'stderr'), '') };
 }
 
-const brief = (r: Result): string => `exit ${r.code}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(-2).join(' / ')}` : ''}`;
+export const brief = (r: Result): string => `exit ${r.code}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(-2).join(' / ')}` : ''}`;
 
 export const containerChecks: Check[] = [
   {

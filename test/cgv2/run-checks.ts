@@ -5,6 +5,7 @@
 import { checks as libraryChecks, cannotRun, type Check } from './checks';
 import { detectCgroupMode } from '../../src/cgroups/index';
 import { containerChecks } from './container-checks';
+import { apparmorChecks } from './apparmor-checks';
 
 async function main(): Promise<void> {
   let pass = 0;
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
     console.log(`0 passed, 1 failed`);
     process.exit(1);
   }
-  const all: Check[] = [...libraryChecks, ...containerChecks];
+  const all: Check[] = [...libraryChecks, ...containerChecks, ...apparmorChecks];
   for (const c of all) {
     if (only.length && !only.some((o) => c.name.includes(o))) continue;
     const teardowns: (() => unknown)[] = [];

@@ -1,6 +1,7 @@
 // The cgroup v2 rig: boots Debian's stock kernel in a throw-away QEMU VM whose
-// only cgroup hierarchy is v2, with the host's / shared read-only (so the
-// built project and node run there at the same paths), and runs one command.
+// only cgroup hierarchy is v2 and whose LSM is AppArmor (Debian's default),
+// with the host's / shared read-only (so the built project and node run there
+// at the same paths), and runs one command.
 // Scripts live in test/cgv2/ (from shared/tools/cgv2-vm); kernel and
 // initramfs in $CGV2_HOME (default /var/tmp/cgv2-vm).
 //

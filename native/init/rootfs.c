@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include <linux/openat2.h>
@@ -170,7 +171,7 @@ static void copy_tree(int from, int to, const char *where) {
   closedir(d);
 }
 
-/* mount SRC DST TYPE FLAGS DATA PROPAGATION ATTR_SET ATTR_CLR */
+/* mount SRC DST TYPE FLAGS DATA PROPAGATION ATTR_SET ATTR_CLR [COPYUP [SELINUX_XATTR]] */
 static void do_mount(const struct record *r) {
   if (r->nfields < 9) fail("malformed mount record");
   const char *src = r->fields[1], *dst = r->fields[2], *type = r->fields[3], *data = r->fields[5];
@@ -211,6 +212,14 @@ static void do_mount(const struct record *r) {
     if (mount(src, fd_path(target, p2), type, mflags, data[0] ? data : NULL) != 0)
       fail_errno("mount %s (type %s) on %s", src, type, dst);
     close(target);
+    const char *xattr_label = r->nfields > 10 ? r->fields[10] : "";
+    if (xattr_label[0]) {
+      /* linux.mountLabel for a filesystem that cannot take context= (mqueue) */
+      target = open_in_root(root_fd, dst, O_PATH);
+      if (target < 0 || setxattr(fd_path(target, p2), "security.selinux", xattr_label, strlen(xattr_label), 0) != 0)
+        fail_errno("set SELinux label \"%s\" on %s", xattr_label, dst);
+      close(target);
+    }
     if (copyup) {
       int above = open_in_root(root_fd, dst, O_RDONLY | O_DIRECTORY);
       struct stat st;
@@ -469,7 +478,8 @@ void finish_rootfs(const struct plan *p) {
     struct stat st;
     if (fstat(fd, &st) != 0) fail_errno("maskedPaths: stat %s", r->fields[1]);
     if (S_ISDIR(st.st_mode)) {
-      if (mount("tmpfs", fd_path(fd, p2), "tmpfs", MS_RDONLY, "size=0k") != 0) fail_errno("mask %s", r->fields[1]);
+      const char *mask_data = r->nfields > 2 ? r->fields[2] : "size=0k";
+      if (mount("tmpfs", fd_path(fd, p2), "tmpfs", MS_RDONLY, mask_data) != 0) fail_errno("mask %s", r->fields[1]);
     } else {
       if (null_fd < 0) null_fd = open_dev_null();
       if (mount(fd_path(null_fd, p1), fd_path(fd, p2), NULL, MS_BIND, NULL) != 0) fail_errno("mask %s", r->fields[1]);

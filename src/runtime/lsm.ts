@@ -75,11 +75,31 @@ export function planLsm(spec: Spec): LsmPlan {
   return { apparmorProfile: profile || undefined, selinuxLabel: label || undefined, mountLabel: mountLabel || undefined };
 }
 
-/** The mount option runc adds for mountLabel to the filesystems that take one. */
+/**
+ * No context= option: bind mounts take no data, SELinux does not label proc
+ * and sysfs, mqueue is labelled otherwise, and runc leaves cgroup alone.
+ */
+const NO_CONTEXT_OPTION = new Set(['bind', 'proc', 'sysfs', 'mqueue', 'cgroup', 'cgroup2']);
+
+/**
+ * linux.mountLabel as runc and crun apply it: context="LABEL" added to the
+ * data of every other filesystem mounted for the container (tmpfs, devpts,
+ * overlay, the tmpfs over masked directories).
+ */
 export function mountLabelData(type: string, data: string, mountLabel: string | undefined): string {
-  if (!mountLabel || !['tmpfs', 'devpts', 'mqueue', 'shm'].includes(type)) return data;
+  if (!mountLabel || NO_CONTEXT_OPTION.has(type)) return data;
   const ctx = `context="${mountLabel}"`;
   return data ? `${data},${ctx}` : ctx;
+}
+
+/**
+ * The label to set as the security.selinux attribute of a new mount's root,
+ * for mqueue: a new IPC namespace comes with its mqueue superblock made, the
+ * container's mount reuses it, and SELinux refuses a context= that differs
+ * from its settings (EINVAL). runc and crun label it this way too.
+ */
+export function mountLabelXattr(type: string, mountLabel: string | undefined): string | undefined {
+  return mountLabel && type === 'mqueue' ? mountLabel : undefined;
 }
 
 export function lsmRecords(p: LsmPlan): string[][] {

@@ -4,7 +4,7 @@
 import type { LaunchPlan, ProcessPlan } from './plan';
 import { seccompRecords } from './seccomp';
 import { hookRecords } from './hooks';
-import { lsmRecords } from './lsm';
+import { lsmRecords, mountLabelData } from './lsm';
 
 export type WireRecord = string[];
 
@@ -122,7 +122,7 @@ export function planToRecords(plan: LaunchPlan): WireRecord[] {
   for (const op of plan.fsOps) {
     switch (op.kind) {
       case 'mount':
-        r.push(['mount', op.source, op.destination, op.type, String(op.flags >>> 0), op.data, String(op.propagation >>> 0), String(op.attrSet), String(op.attrClr), op.copyUp ? '1' : '0']);
+        r.push(['mount', op.source, op.destination, op.type, String(op.flags >>> 0), op.data, String(op.propagation >>> 0), String(op.attrSet), String(op.attrClr), op.copyUp ? '1' : '0', op.selinuxXattr ?? '']);
         break;
       case 'remount':
         r.push(['remount', op.destination, String(op.flags >>> 0)]);
@@ -138,7 +138,9 @@ export function planToRecords(plan: LaunchPlan): WireRecord[] {
   if (plan.hostname !== undefined) r.push(['hostname', plan.hostname]);
   if (plan.domainname !== undefined) r.push(['domainname', plan.domainname]);
   for (const [k, v] of plan.sysctl) r.push(['sysctl', k, v]);
-  for (const p of plan.maskedPaths) r.push(['mask', p]);
+  // A masked directory gets an empty read-only tmpfs, labelled like the others.
+  const maskData = mountLabelData('tmpfs', 'size=0k', plan.lsm?.mountLabel);
+  for (const p of plan.maskedPaths) r.push(['mask', p, maskData]);
   for (const p of plan.readonlyPaths) r.push(['rodir', p]);
   if (plan.personality !== undefined) r.push(['personality', String(plan.personality)]);
   r.push(...processRecords(plan.process, plan.capLast));

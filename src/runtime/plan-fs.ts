@@ -6,7 +6,7 @@ import { isAbsolute, resolve } from 'path';
 import type { Mount, Spec } from './config/types';
 import { MOUNT_FLAG_OPTIONS, MS, PROPAGATION_OPTIONS, RECURSIVE_MOUNT_OPTIONS } from './config/tables';
 import { SUPPORT } from './support';
-import { mountLabelData } from './lsm';
+import { mountLabelData, mountLabelXattr } from './lsm';
 import { ConfigError, NotFoundError } from './errors';
 import type { FsOp, PlannedDevice, PlannedMount } from './plan';
 
@@ -93,7 +93,8 @@ function hostCgroupMounts(): HostCgroupMount[] {
 }
 
 /** A `cgroup` mount: cgroup2 where the host is v2, else a tmpfs with one read-only view per v1 hierarchy. */
-function planCgroupMount(m: Mount, opts: ParsedMountOptions, newCgroupNs: boolean, cgroupPaths: Record<string, string> | undefined, out: FsOp[]): void {
+function planCgroupMount(m: Mount, opts: ParsedMountOptions, ctx: MountPlanContext, out: FsOp[]): void {
+  const { newCgroupNs, cgroupPaths } = ctx;
   const baseFlags = opts.flags & ~MS.BIND;
   const mounts = hostCgroupMounts();
   const unifiedRoot = mounts.find((c) => c.fstype === 'cgroup2' && c.mountpoint === '/sys/fs/cgroup');
@@ -106,7 +107,7 @@ function planCgroupMount(m: Mount, opts: ParsedMountOptions, newCgroupNs: boolea
     }
     return;
   }
-  out.push(fsMount('tmpfs', m.destination, 'tmpfs', baseFlags & ~MS.RDONLY, 'mode=755', { ...opts, propagation: 0 }));
+  out.push(fsMount('tmpfs', m.destination, 'tmpfs', baseFlags & ~MS.RDONLY, mountLabelData('tmpfs', 'mode=755', ctx.mountLabel), { ...opts, propagation: 0 }));
   for (const c of mounts) {
     if (c.fstype !== 'cgroup' || !c.mountpoint.startsWith('/sys/fs/cgroup/')) continue;
     const name = c.mountpoint.slice('/sys/fs/cgroup/'.length);
@@ -156,7 +157,7 @@ export function planMounts(spec: Spec, ctx: MountPlanContext): FsOp[] {
     const o = parseMountOptions(m.options ?? []);
     const type = m.type ?? (o.bind ? 'bind' : '');
     if (type === 'cgroup' || type === 'cgroup2') {
-      planCgroupMount(m, o, ctx.newCgroupNs, ctx.cgroupPaths, fsOps);
+      planCgroupMount(m, o, ctx, fsOps);
       return;
     }
     if (type === 'bind' || o.bind) {
@@ -180,7 +181,9 @@ export function planMounts(spec: Spec, ctx: MountPlanContext): FsOp[] {
       source = '/sys';
       flags |= MS.BIND | MS.REC;
     }
-    fsOps.push(fsMount(source, m.destination, mtype, flags, mountLabelData(mtype, o.data.join(','), ctx.mountLabel), o));
+    const mount = fsMount(source, m.destination, mtype, flags, mountLabelData(mtype, o.data.join(','), ctx.mountLabel), o);
+    const xattr = mountLabelXattr(mtype, ctx.mountLabel);
+    fsOps.push(xattr ? { ...mount, selinuxXattr: xattr } : mount);
   });
 
   return fsOps;

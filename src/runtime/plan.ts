@@ -34,6 +34,8 @@ export interface PlannedMount {
   attrClr: number;
   /** tmpcopyup: fill the new tmpfs with what it covers. */
   copyUp?: boolean;
+  /** linux.mountLabel set as the security.selinux attribute of the mount's root (lsm.ts mountLabelXattr). */
+  selinuxXattr?: string;
 }
 export interface PlannedRemount {
   kind: 'remount';

@@ -12,7 +12,8 @@ export function hostLsms(): { apparmor: boolean; selinux: boolean } {
   if (!cached) {
     let apparmor = false;
     try {
-      apparmor = readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
+      // As runc: the module on, and its securityfs there (profiles are looked up in it).
+      apparmor = readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y' && existsSync('/sys/kernel/security/apparmor');
     } catch {
       /* no AppArmor module */
     }

@@ -2,7 +2,8 @@
  * The hooks the init runs itself (runtime-spec config.md, "POSIX-platform
  * Hooks"), from records made by src/runtime/hooks.ts:
  *
- *   hooksync                                  (the runtime has hooks to run before pivot_root)
+ *   hooksync                                  (the runtime wants to be asked before pivot_root:
+ *                                              it has hooks to run, or a seccomp agent's state to give)
  *   hook KIND PATH TIMEOUT NARGS ARG... ENV...
  *
  * Before pivot_root the init asks the runtime (Node) to run prestart and
@@ -120,6 +121,9 @@ void hooks_before_pivot(const struct plan *p) {
   if (!r || r->nfields < 3) _exit(1);
   state_created = r->fields[1];
   state_start = r->fields[2];
+  /* SCMP_ACT_NOTIFY: the container process state for the agent (Node knows
+   * our host pid by now). */
+  seccomp_take_state(&reply);
   run_hooks(p, "createContainer", state_created);
 }
 

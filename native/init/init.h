@@ -58,6 +58,13 @@ void mount_console(void);
 /* seccomp.c: linux.seccomp, built before the park, loaded at the end */
 void seccomp_prepare(const struct plan *p);
 void seccomp_install(void);
+/* SCMP_ACT_NOTIFY: connect to the agent while host paths resolve; the
+ * helper closes its copy once the child has one; the state to send comes
+ * in a "seccompstate" record (create: with the hook state; exec: its own frame). */
+void seccomp_connect_listener(const struct plan *p);
+void seccomp_close_listener(void);
+void seccomp_take_state(const struct plan *reply);
+void seccomp_await_state(void);
 
 /* sealed.c: run from a sealed memfd copy (CVE-2019-5736) */
 void reexec_sealed(char **argv);

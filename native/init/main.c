@@ -288,6 +288,7 @@ static int run_create(const struct plan *p) {
   console_fd = open_console(p);
   int monitor_console = monitor_prepare(p);
   if (monitor_console >= 0) console_fd = monitor_console;
+  seccomp_connect_listener(p);
 
   join_namespaces(p);
   int new_flags = new_namespace_flags(p);
@@ -309,6 +310,7 @@ static int run_create(const struct plan *p) {
   if (fifo_fd >= 0) close(fifo_fd);
   if (result_fd >= 0) close(result_fd);
   if (console_fd >= 0) close(console_fd);
+  seccomp_close_listener();
 
   if (new_flags & CLONE_NEWUSER) write_id_maps(p, pid);
 
@@ -347,6 +349,7 @@ static int run_create(const struct plan *p) {
 
 static int run_exec(const struct plan *p) {
   int console_fd = open_console(p);
+  seccomp_connect_listener(p);
   join_namespaces(p);
   /* setns(CLONE_NEWPID) applies to children only: fork into the namespace. */
   pid_t pid = fork();
@@ -359,8 +362,9 @@ static int run_exec(const struct plan *p) {
     prepare_process_early(p);
     seccomp_prepare(p);
     if (console_fd >= 0) setup_terminal(p, console_fd);
-    char pidbuf[16];
-    snprintf(pidbuf, sizeof pidbuf, "%d", getpid());
+    /* The runtime answers our parent's "pid" with the state for the agent
+     * (it holds our host pid, which we cannot see from in here). */
+    seccomp_await_state();
     /* The host pid is what the caller needs; report it from the parent. */
     send_message(sync_fd, "ready", NULL);
     close(sync_fd);
@@ -368,6 +372,7 @@ static int run_exec(const struct plan *p) {
     exec_process(p, path);
   }
   if (console_fd >= 0) close(console_fd);
+  seccomp_close_listener();
   char pidbuf[16];
   snprintf(pidbuf, sizeof pidbuf, "%d", pid);
   send_message(sync_fd, "pid", pidbuf, NULL);

@@ -5,21 +5,55 @@
  *   seccomp  DEFAULT_ACTION DEFAULT_ERRNO FLAG...
  *   scarch   ARCH                        (libseccomp's name: x86_64, aarch64...)
  *   scrule   SYSCALL ACTION ERRNO NARGS [INDEX OP VALUE VALUETWO]...
+ *   sclistener PATH                      (SCMP_ACT_NOTIFY is used: the agent's socket)
  *
  * The filter is built before the init parks (a bad profile fails `create`)
  * and loaded as late as possible: just before execve when no_new_privs is
  * set, else before the credentials change, while the process still holds
  * CAP_SYS_ADMIN (the kernel's rule for a filter without no_new_privs; runc
  * does the same).
+ *
+ * libseccomp only compiles the filter: we export its BPF and load it with
+ * seccomp(2) ourselves, so every flag the kernel knows works whatever
+ * libseccomp's version (2.5 cannot set WAIT_KILLABLE_RECV).
  */
 #include "init.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
 
-static scmp_filter_ctx filter;
+#ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
+#define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
+#endif
+#ifndef SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+#define SECCOMP_FILTER_FLAG_TSYNC_ESRCH (1UL << 4)
+#endif
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+
+/* The compiled filter and the seccomp(2) flags to load it with. */
+static struct sock_fprog program;
+static unsigned long load_flags;
+static int planned;
+
+/* SCMP_ACT_NOTIFY: the connection to the agent (made before any namespace
+ * was joined, so the host path resolves) and the container process state
+ * the runtime gave us to send with the notification fd. */
+static int listener_sock = -1;
+static char *listener_state;
 
 static int parse_action(const char *name, const char *errno_text, uint32_t *out) {
   uint32_t err = (uint32_t)strtoul(errno_text, NULL, 10);
@@ -30,6 +64,7 @@ static int parse_action(const char *name, const char *errno_text, uint32_t *out)
   else if (strcmp(name, "SCMP_ACT_LOG") == 0) *out = SCMP_ACT_LOG;
   else if (strcmp(name, "SCMP_ACT_KILL") == 0 || strcmp(name, "SCMP_ACT_KILL_THREAD") == 0) *out = SCMP_ACT_KILL_THREAD;
   else if (strcmp(name, "SCMP_ACT_KILL_PROCESS") == 0) *out = SCMP_ACT_KILL_PROCESS;
+  else if (strcmp(name, "SCMP_ACT_NOTIFY") == 0) *out = SCMP_ACT_NOTIFY;
   else return -1;
   return 0;
 }
@@ -49,14 +84,39 @@ static int parse_op(const char *name, enum scmp_compare *out) {
   return -1;
 }
 
-static void set_flag(const char *flag) {
-  enum scmp_filter_attr attr;
-  if (strcmp(flag, "SECCOMP_FILTER_FLAG_TSYNC") == 0) attr = SCMP_FLTATR_CTL_TSYNC;
-  else if (strcmp(flag, "SECCOMP_FILTER_FLAG_LOG") == 0) attr = SCMP_FLTATR_CTL_LOG;
-  else if (strcmp(flag, "SECCOMP_FILTER_FLAG_SPEC_ALLOW") == 0) attr = SCMP_FLTATR_CTL_SSB;
-  else fail("seccomp flag %s is not supported by this build of ccrun", flag);
-  int rc = seccomp_attr_set(filter, attr, 1);
-  if (rc != 0) fail("seccomp flag %s: %s", flag, strerror(-rc));
+static unsigned long flag_bit(const char *flag) {
+  if (strcmp(flag, "SECCOMP_FILTER_FLAG_TSYNC") == 0) return SECCOMP_FILTER_FLAG_TSYNC;
+  if (strcmp(flag, "SECCOMP_FILTER_FLAG_LOG") == 0) return SECCOMP_FILTER_FLAG_LOG;
+  if (strcmp(flag, "SECCOMP_FILTER_FLAG_SPEC_ALLOW") == 0) return SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+  if (strcmp(flag, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV") == 0) return SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+  fail("seccomp flag %s is not supported by this build of ccrun", flag);
+}
+
+/* libseccomp writes the BPF to an fd: a memfd, read back into memory now,
+ * so that nothing of libseccomp runs after the park. */
+static void export_program(scmp_filter_ctx filter) {
+  int fd = memfd_create("ccrun-seccomp-bpf", MFD_CLOEXEC);
+  if (fd < 0) fail_errno("seccomp: memfd for the filter");
+  int rc = seccomp_export_bpf(filter, fd);
+  if (rc != 0) fail("seccomp: export the filter: %s", strerror(-rc));
+  struct stat st;
+  if (fstat(fd, &st) != 0) fail_errno("seccomp: stat the exported filter");
+  size_t len = (size_t)st.st_size;
+  if (len == 0 || len % sizeof(struct sock_filter) != 0) fail("seccomp: libseccomp exported %zu bytes, not a BPF program", len);
+  if (len / sizeof(struct sock_filter) > BPF_MAXINSNS)
+    fail("seccomp: the filter has %zu instructions, more than the kernel takes (%d): use fewer rules", len / sizeof(struct sock_filter), BPF_MAXINSNS);
+  struct sock_filter *insns = malloc(len);
+  if (!insns) fail("out of memory");
+  size_t off = 0;
+  while (off < len) {
+    ssize_t n = pread(fd, (char *)insns + off, len - off, (off_t)off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail_errno("seccomp: read back the exported filter");
+    off += (size_t)n;
+  }
+  close(fd);
+  program.len = (unsigned short)(len / sizeof(struct sock_filter));
+  program.filter = insns;
 }
 
 void seccomp_prepare(const struct plan *p) {
@@ -65,12 +125,17 @@ void seccomp_prepare(const struct plan *p) {
   if (d->nfields < 3) fail("malformed seccomp record");
   uint32_t def;
   if (parse_action(d->fields[1], d->fields[2], &def) != 0) fail("seccomp: unknown default action %s", d->fields[1]);
-  filter = seccomp_init(def);
+  scmp_filter_ctx filter = seccomp_init(def);
   if (!filter) fail("seccomp_init failed (defaultAction %s)", d->fields[1]);
-  /* no_new_privs is the config's choice (process.noNewPrivileges), not libseccomp's. */
-  int rc = seccomp_attr_set(filter, SCMP_FLTATR_CTL_NNP, 0);
-  if (rc != 0) fail("seccomp: cannot leave no_new_privs alone: %s", strerror(-rc));
-  for (int i = 3; i < d->nfields; i++) set_flag(d->fields[i]);
+  int rc;
+  load_flags = 0;
+  for (int i = 3; i < d->nfields; i++) load_flags |= flag_bit(d->fields[i]);
+  if (plan_find(p, "sclistener")) {
+    load_flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    /* The kernel refuses TSYNC with NEW_LISTENER unless a failed sync reads
+     * as ESRCH (the return value is the listener fd); we are one thread. */
+    if (load_flags & SECCOMP_FILTER_FLAG_TSYNC) load_flags |= SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
+  }
 
   for (int i = 0; i < p->nrecords; i++) {
     const struct record *r = &p->records[i];
@@ -105,14 +170,99 @@ void seccomp_prepare(const struct plan *p) {
     rc = seccomp_rule_add_array(filter, action, nr, (unsigned)nargs, args);
     if (rc != 0) fail("seccomp: add the rule for %s (%s): %s", name, r->fields[2], strerror(-rc));
   }
+  export_program(filter);
+  seccomp_release(filter);
+  planned = 1;
 }
 
-int seccomp_planned(void) { return filter != NULL; }
+void seccomp_connect_listener(const struct plan *p) {
+  const char *path = plan_get(p, "sclistener", 1, NULL);
+  if (!path) return;
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (strlen(path) >= sizeof addr.sun_path) fail("linux.seccomp.listenerPath %s is too long for a unix socket address", path);
+  strcpy(addr.sun_path, path);
+  listener_sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listener_sock < 0) fail_errno("socket for the seccomp agent");
+  if (connect(listener_sock, (struct sockaddr *)&addr, sizeof addr) != 0)
+    fail_errno("connect to the seccomp agent at linux.seccomp.listenerPath %s (is the agent listening there?)", path);
+}
+
+void seccomp_close_listener(void) {
+  if (listener_sock >= 0) close(listener_sock);
+  listener_sock = -1;
+}
+
+void seccomp_take_state(const struct plan *reply) {
+  const struct record *r = plan_find(reply, "seccompstate");
+  if (r && r->nfields >= 2) listener_state = r->fields[1];
+}
+
+void seccomp_await_state(void) {
+  if (listener_sock < 0) return;
+  char *msg;
+  size_t len;
+  struct plan reply;
+  if (read_frame(sync_fd, &msg, &len) != 0 || plan_decode(msg, len, &reply) != 0) _exit(1);
+  seccomp_take_state(&reply);
+}
+
+/* runtime-spec config-linux.md, "The Container Process State": the JSON as
+ * payload and the notification fd by SCM_RIGHTS in the first sendmsg, then
+ * the connection is closed. The profile lets sendmsg through (checked when
+ * it was planned): until the agent holds the fd, a notified syscall of ours
+ * would wait for an answer nobody can give. */
+static void hand_over_listener(int notify_fd) {
+  const char *state = listener_state;
+  size_t len = strlen(state), off = 0;
+  char control[CMSG_SPACE(sizeof(int))];
+  memset(control, 0, sizeof control);
+  struct iovec iov = {(void *)state, len};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
+  while (off < len) {
+    ssize_t n = sendmsg(listener_sock, &msg, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int saved = errno;
+      /* Without a listener a notified syscall fails with ENOSYS instead of
+       * waiting forever: let go of it before reporting. */
+      close(notify_fd);
+      errno = saved;
+      fail_errno("send the seccomp notification fd to the agent at linux.seccomp.listenerPath");
+    }
+    off += (size_t)n;
+    iov.iov_base = (char *)state + off;
+    iov.iov_len = len - off;
+    msg.msg_control = NULL; /* the fd goes with the first part only */
+    msg.msg_controllen = 0;
+  }
+  close(notify_fd);
+  seccomp_close_listener();
+}
 
 void seccomp_install(void) {
-  if (!filter) return;
-  int rc = seccomp_load(filter);
-  if (rc != 0) fail("load the seccomp filter: %s", strerror(-rc));
-  seccomp_release(filter);
-  filter = NULL;
+  if (!planned) return;
+  planned = 0;
+  if ((load_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) && (listener_sock < 0 || !listener_state))
+    fail("seccomp: SCMP_ACT_NOTIFY is used but the agent's connection or the container process state is missing");
+  long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, load_flags, &program);
+  if (rc < 0) {
+    if (errno == EINVAL && load_flags)
+      fail_errno("load the seccomp filter (flags %#lx: does this kernel know them all?)", load_flags);
+    fail_errno("load the seccomp filter");
+  }
+  free(program.filter);
+  program.filter = NULL;
+  if (load_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) hand_over_listener((int)rc);
 }

@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
@@ -209,12 +210,9 @@ void seccomp_await_state(void) {
 }
 
 /* runtime-spec config-linux.md, "The Container Process State": the JSON as
- * payload and the notification fd by SCM_RIGHTS in the first sendmsg, then
- * the connection is closed. The profile lets sendmsg through (checked when
- * it was planned): until the agent holds the fd, a notified syscall of ours
- * would wait for an answer nobody can give. */
-static void hand_over_listener(int notify_fd) {
-  const char *state = listener_state;
+ * payload and the notification fd by SCM_RIGHTS in the first sendmsg.
+ * Returns 0, or the errno of the failure. */
+static int send_state(int sock, int notify_fd, const char *state) {
   size_t len = strlen(state), off = 0;
   char control[CMSG_SPACE(sizeof(int))];
   memset(control, 0, sizeof control);
@@ -231,38 +229,125 @@ static void hand_over_listener(int notify_fd) {
   c->cmsg_len = CMSG_LEN(sizeof(int));
   memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
   while (off < len) {
-    ssize_t n = sendmsg(listener_sock, &msg, MSG_NOSIGNAL);
+    ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int saved = errno;
-      /* Without a listener a notified syscall fails with ENOSYS instead of
-       * waiting forever: let go of it before reporting. */
-      close(notify_fd);
-      errno = saved;
-      fail_errno("send the seccomp notification fd to the agent at linux.seccomp.listenerPath");
-    }
+    if (n <= 0) return n < 0 ? errno : EPIPE;
     off += (size_t)n;
     iov.iov_base = (char *)state + off;
     iov.iov_len = len - off;
     msg.msg_control = NULL; /* the fd goes with the first part only */
     msg.msg_controllen = 0;
   }
+  return 0;
+}
+
+/*
+ * Everything we do once the filter is loaded is filtered too, and an agent
+ * may well read the state up to EOF before it answers anything: a close()
+ * of ours that the filter notifies would then wait for the agent, and the
+ * agent for that close. So, as runc and crun do from their parent process,
+ * an unfiltered process talks to the agent: a courier forked before the
+ * filter is loaded. All the init itself must get through the filter is one
+ * sendmsg to the courier (checked when the profile was planned).
+ */
+static pid_t start_courier(int *to_courier) {
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) fail_errno("socketpair for the seccomp agent's courier");
+  pid_t pid = fork();
+  if (pid < 0) fail_errno("fork the seccomp agent's courier");
+  if (pid > 0) {
+    close(pair[1]);
+    *to_courier = pair[0];
+    return pid;
+  }
+  close(pair[0]);
+  char byte;
+  char control[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {&byte, 1};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  while ((n = recvmsg(pair[1], &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+  /* No fd: the init failed to load the filter and says why itself. */
+  if (!c || c->cmsg_type != SCM_RIGHTS) _exit(0);
+  int notify_fd;
+  memcpy(&notify_fd, CMSG_DATA(c), sizeof(int));
+  /* Our exit closes the connection: the agent sees the end of the state. */
+  _exit(send_state(listener_sock, notify_fd, listener_state));
+}
+
+/* The notification fd to the courier, then wait for its word. After the
+ * sendmsg the fd is on its way to the agent: whatever else the filter
+ * notifies, the agent can answer. */
+static void hand_over_listener(int notify_fd, int to_courier, pid_t courier) {
+  char byte = 0;
+  char control[CMSG_SPACE(sizeof(int))];
+  memset(control, 0, sizeof control);
+  struct iovec iov = {&byte, 1};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
+  ssize_t n;
+  while ((n = sendmsg(to_courier, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+  }
+  int sent_errno = errno;
+  /* Without a listener left a notified syscall fails with ENOSYS instead
+   * of waiting: on failure nothing of ours may still hold it. */
   close(notify_fd);
-  seccomp_close_listener();
+  close(to_courier);
+  if (n != 1) {
+    errno = sent_errno;
+    fail_errno("pass the seccomp notification fd to the courier for linux.seccomp.listenerPath");
+  }
+  int status;
+  pid_t w;
+  while ((w = waitpid(courier, &status, 0)) < 0 && errno == EINTR) {
+  }
+  /* A wait the agent refused still leaves the courier to the agent's care. */
+  if (w != courier) return;
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+    fail("send the seccomp notification fd to the agent at linux.seccomp.listenerPath: %s", strerror(WEXITSTATUS(status)));
+  if (WIFSIGNALED(status)) fail("the courier of the seccomp notification fd was killed by signal %d", WTERMSIG(status));
 }
 
 void seccomp_install(void) {
   if (!planned) return;
   planned = 0;
-  if ((load_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) && (listener_sock < 0 || !listener_state))
-    fail("seccomp: SCMP_ACT_NOTIFY is used but the agent's connection or the container process state is missing");
+  int notify = (load_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) != 0;
+  int to_courier = -1;
+  pid_t courier = -1;
+  if (notify) {
+    if (listener_sock < 0 || !listener_state) fail("seccomp: SCMP_ACT_NOTIFY is used but the agent's connection or the container process state is missing");
+    courier = start_courier(&to_courier);
+    /* Only the courier's copy may keep the agent's connection open: its
+     * exit is the end of the state the agent reads. */
+    seccomp_close_listener();
+  }
   long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, load_flags, &program);
   if (rc < 0) {
+    int saved = errno;
+    /* The courier sees EOF and goes; the agent sees the connection close. */
+    if (notify) close(to_courier);
+    errno = saved;
     if (errno == EINVAL && load_flags)
       fail_errno("load the seccomp filter (flags %#lx: does this kernel know them all?)", load_flags);
     fail_errno("load the seccomp filter");
   }
   free(program.filter);
   program.filter = NULL;
-  if (load_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) hand_over_listener((int)rc);
+  if (notify) hand_over_listener((int)rc, to_courier, courier);
 }

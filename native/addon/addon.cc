@@ -298,6 +298,16 @@ static Napi::Value SetWinsize(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// seccompFlagsSupported(flags): whether this kernel knows every one of the
+// seccomp(2) filter flags. It checks the flags before it reads the program,
+// so a NULL program fails with EFAULT for known flags and EINVAL otherwise
+// (libseccomp probes the same way); nothing is loaded either way.
+static Napi::Value SeccompFlagsSupported(const Napi::CallbackInfo &info) {
+  unsigned int flags = info[0].As<Napi::Number>().Uint32Value();
+  long rc = syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, flags, NULL);
+  return Napi::Boolean::New(info.Env(), rc < 0 && errno == EFAULT);
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("mknod", Napi::Function::New(env, Mknod));
@@ -310,6 +320,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("recvFd", Napi::Function::New(env, RecvFd));
   exports.Set("setWinsize", Napi::Function::New(env, SetWinsize));
   exports.Set("bpfAttachDeviceProgram", Napi::Function::New(env, BpfAttachDeviceProgram));
+  exports.Set("seccompFlagsSupported", Napi::Function::New(env, SeccompFlagsSupported));
   return exports;
 }
 

@@ -21,6 +21,8 @@ export interface NativeAddon {
   recvFd(sock: number): { fd: number; name: string };
   /** TIOCSWINSZ. */
   setWinsize(fd: number, rows: number, cols: number): void;
+  /** Whether the kernel knows all these seccomp(2) filter flags (SECCOMP_FILTER_FLAG_* bits). */
+  seccompFlagsSupported(flags: number): boolean;
 }
 
 const buildDir = join(__dirname, '..', '..', 'build', 'Release');
@@ -95,5 +97,9 @@ export class FakeNative implements NativeAddon {
   }
   setWinsize(fd: number, rows: number, cols: number): void {
     this.record('setWinsize', fd, rows, cols);
+  }
+  seccompFlagsSupported(flags: number): boolean {
+    this.record('seccompFlagsSupported', flags);
+    return true;
   }
 }

@@ -14,6 +14,7 @@ import { StateError, containerNotFound, CcrunError, ContainerSetupError } from '
 import { parseSignal } from './config/tables';
 import { runHooks, runHooksWarning, stateJson, type HookState } from './hooks';
 import { OCI_VERSION, observe, type RuntimeContext } from './status';
+import { containerProcessState } from './seccomp';
 
 // The read-only side (state, list) lives in status.ts so that those hot
 // commands do not load the create path (plan, launch, hooks).
@@ -103,6 +104,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   );
   if (opts.monitor) plan.monitor = { ...opts.monitor, terminal: monitorTerminal };
 
+  const listener = plan.seccomp?.listenerPath ? plan.seccomp : undefined;
   const dir = ctx.store.reserve(opts.id);
   let cgroupMade = false;
   let hooksReached = false;
@@ -126,6 +128,12 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
           runHooks('createRuntime', spec.hooks, hookState('creating'));
           return [stateJson(hookState('creating')), stateJson(hookState('created'))];
         },
+        // The agent gets it with the fd once the filter is loaded, just before
+        // the process's exec: at `start`, not during create as with runc
+        // (our filter is loaded by the init itself, after the park).
+        seccompState: listener
+          ? (pid) => containerProcessState(pid, listener.listenerMetadata, { ociVersion: OCI_VERSION, id: opts.id, status: 'creating', pid, bundle, annotations: spec.annotations })
+          : undefined,
       });
     } catch (e) {
       if (pair) fs.closeSync(pair.ours);

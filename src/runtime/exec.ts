@@ -14,6 +14,7 @@ import { openContainerCgroup } from './cgroup-link';
 import { checkContainerId } from './state';
 import { ConfigError, StateError, containerNotFound } from './errors';
 import { relayTerminal, receiveMaster, terminalPair, type TerminalPair } from './terminal';
+import { containerProcessState } from './seccomp';
 
 export interface ExecOptions {
   id: string;
@@ -171,6 +172,18 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
       consoleFd: pair?.theirs,
       // In the container's cgroup before it forks: the process is born there.
       beforePlan: (helperPid) => cgroup?.addProcess(helperPid),
+      // runc's state for an exec'd process: its own pid, the container's in state.pid.
+      seccompState: plan.seccomp?.listenerPath
+        ? (execPid) =>
+            containerProcessState(execPid, plan.seccomp?.listenerMetadata, {
+              ociVersion: o.saved.ociVersion,
+              id: opts.id,
+              status: o.status === 'created' ? 'created' : 'running',
+              pid,
+              bundle: o.saved.bundle,
+              annotations: o.saved.annotations,
+            })
+        : undefined,
     });
   } catch (e) {
     if (pair) fs.closeSync(pair.ours);

@@ -32,6 +32,12 @@ export interface LaunchOptions {
    * createContainer and startContainer hooks. Throwing fails the create.
    */
   onHooks?: (pid: number) => [string, string];
+  /**
+   * SCMP_ACT_NOTIFY: the container process state for the seccomp agent, for
+   * the process with this host pid. create: sent with the hook state; exec:
+   * in answer to "pid" (the new process waits for it before it is ready).
+   */
+  seccompState?: (pid: number) => string;
   /** Called with the helper's pid before it gets the plan (exec: join the container's cgroup before forking). */
   beforePlan?: (helperPid: number) => void;
   /**
@@ -104,6 +110,15 @@ export function launch(plan: LaunchPlan, opts: LaunchOptions = {}): Launched {
   } catch (e) {
     fail(`container set-up failed: cannot send the plan to ccrun-init: ${(e as Error).message}`);
   }
+  // A helper that has failed meanwhile closes its end: its "error" frame,
+  // read next, says why, better than EPIPE here.
+  const send = (records: string[][]): void => {
+    try {
+      fs.writeSync(sock, encodeRecords(records));
+    } catch {
+      /* reported by the helper */
+    }
+  };
   const reader = new FrameReader();
   const buf = Buffer.allocUnsafe(65536);
   let ready = false;
@@ -121,6 +136,8 @@ export function launch(plan: LaunchPlan, opts: LaunchOptions = {}): Launched {
             fail((e as Error).message);
           }
           fs.writeSync(sock, encodeRecords([['go']]));
+        } else if (opts.seccompState) {
+          send([['seccompstate', opts.seccompState(pid)]]);
         }
       } else if (tag === 'hooks') {
         let states: [string, string] = ['{}', '{}'];
@@ -129,7 +146,9 @@ export function launch(plan: LaunchPlan, opts: LaunchOptions = {}): Launched {
         } catch (e) {
           fail((e as Error).message);
         }
-        fs.writeSync(sock, encodeRecords([['hookstate', ...states]]));
+        const reply = [['hookstate', ...states]];
+        if (opts.seccompState) reply.push(['seccompstate', opts.seccompState(pid)]);
+        send(reply);
       } else if (tag === 'ready') ready = true;
     }
   }

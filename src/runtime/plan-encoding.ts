@@ -146,7 +146,13 @@ export function planToRecords(plan: LaunchPlan): WireRecord[] {
   r.push(...processRecords(plan.process, plan.capLast));
   if (plan.seccomp) r.push(...seccompRecords(plan.seccomp));
   if (plan.lsm) r.push(...lsmRecords(plan.lsm));
-  if (plan.mode === 'create') r.push(...hookRecords(plan.hooks));
+  if (plan.mode === 'create') {
+    const hooks = hookRecords(plan.hooks);
+    // The seccomp agent's state holds the init's host pid, which the init
+    // cannot see: it asks the runtime before pivot_root, hooks or not.
+    if (plan.seccomp?.listenerPath && !hooks.some(([tag]) => tag === 'hooksync')) hooks.unshift(['hooksync']);
+    r.push(...hooks);
+  }
   return r;
 }
 

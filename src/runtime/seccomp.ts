@@ -1,9 +1,12 @@
 // linux.seccomp -> plan records for ccrun-init (native/init/seccomp.c builds
-// the filter with libseccomp). Everything checkable is checked here, by
-// name: unknown actions, operators, architectures and flags, argument
-// indices, and what ccrun does not do (SCMP_ACT_NOTIFY).
+// the filter with libseccomp and loads it with seccomp(2)). Everything
+// checkable is checked here, by name: unknown actions, operators,
+// architectures and flags, argument indices, flags this kernel lacks, and a
+// SCMP_ACT_NOTIFY without an agent to hand the notifications to.
 import type { Seccomp } from './config/types';
 import { ConfigError } from './errors';
+import { stateJson, type HookState } from './hooks';
+import { native } from '../native';
 
 export const SECCOMP_ACTIONS = [
   'SCMP_ACT_ALLOW',
@@ -12,6 +15,7 @@ export const SECCOMP_ACTIONS = [
   'SCMP_ACT_KILL_PROCESS',
   'SCMP_ACT_KILL_THREAD',
   'SCMP_ACT_LOG',
+  'SCMP_ACT_NOTIFY',
   'SCMP_ACT_TRACE',
   'SCMP_ACT_TRAP',
 ] as const;
@@ -41,10 +45,35 @@ export const SECCOMP_KNOWN_FLAGS = [
   'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV',
 ] as const;
 
-/** WAIT_KILLABLE_RECV needs libseccomp 2.6 (and only matters with NOTIFY). */
-export const SECCOMP_SUPPORTED_FLAGS = ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'] as const;
+/** The seccomp(2) bits (linux/seccomp.h). */
+const FLAG_BITS: Record<(typeof SECCOMP_KNOWN_FLAGS)[number], number> = {
+  SECCOMP_FILTER_FLAG_TSYNC: 1 << 0,
+  SECCOMP_FILTER_FLAG_LOG: 1 << 1,
+  SECCOMP_FILTER_FLAG_SPEC_ALLOW: 1 << 2,
+  SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: 1 << 5,
+};
+const FLAG_NEW_LISTENER = 1 << 3;
+const WAIT_KILLABLE_RECV = 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV';
+
+let supportedFlags: string[] | undefined;
+
+/**
+ * The known flags this kernel takes (WAIT_KILLABLE_RECV came with 5.19):
+ * the init loads the filter with seccomp(2) itself, so libseccomp's version
+ * does not matter, only the kernel's. Asked once per process.
+ */
+export function supportedSeccompFlags(): readonly string[] {
+  if (!supportedFlags) {
+    const addon = native();
+    // The kernel takes WAIT_KILLABLE_RECV only along with NEW_LISTENER.
+    supportedFlags = SECCOMP_KNOWN_FLAGS.filter((f) => addon.seccompFlagsSupported(FLAG_BITS[f] | (f === WAIT_KILLABLE_RECV ? FLAG_NEW_LISTENER : 0)));
+  }
+  return supportedFlags;
+}
 
 const EPERM = 1;
+/** sizeof(sockaddr_un.sun_path) less the terminating NUL. */
+const MAX_SOCKET_PATH = 107;
 
 export interface SeccompRule {
   syscall: string;
@@ -60,12 +89,12 @@ export interface SeccompPlan {
   /** libseccomp's architecture names (x86_64, aarch64, ...). */
   archs: string[];
   rules: SeccompRule[];
+  /** Set when SCMP_ACT_NOTIFY is used: the seccomp agent's unix socket. */
+  listenerPath?: string;
+  listenerMetadata?: string;
 }
 
 function checkAction(action: string, where: string): void {
-  if (action === 'SCMP_ACT_NOTIFY') {
-    throw new ConfigError(`config.json: ${where} SCMP_ACT_NOTIFY is not supported by ccrun (no seccomp listener support): use another action`);
-  }
   if (!(SECCOMP_ACTIONS as readonly string[]).includes(action)) {
     throw new ConfigError(`config.json: ${where} "${action}" is not a seccomp action (one of ${SECCOMP_ACTIONS.join(', ')})`);
   }
@@ -80,11 +109,10 @@ function toU64(v: number | undefined, where: string): bigint {
 /** Checks linux.seccomp and turns it into the helper's plan. */
 export function planSeccomp(s: Seccomp): SeccompPlan {
   checkAction(s.defaultAction, '/linux/seccomp/defaultAction');
-  if (s.listenerPath) throw new ConfigError('config.json: /linux/seccomp/listenerPath is not supported by ccrun (SCMP_ACT_NOTIFY is not implemented)');
   const flags = s.flags ?? [];
   for (const f of flags) {
     if (!(SECCOMP_KNOWN_FLAGS as readonly string[]).includes(f)) throw new ConfigError(`config.json: /linux/seccomp/flags "${f}" is not a seccomp filter flag`);
-    if (!(SECCOMP_SUPPORTED_FLAGS as readonly string[]).includes(f)) throw new ConfigError(`config.json: /linux/seccomp/flags "${f}" is not supported by this build of ccrun`);
+    if (!supportedSeccompFlags().includes(f)) throw new ConfigError(`config.json: /linux/seccomp/flags "${f}" is not supported by this kernel (see \`ccrun features\`)`);
   }
   const archs = (s.architectures ?? []).map((a, i) => {
     if (!(SECCOMP_ARCHS as readonly string[]).includes(a)) throw new ConfigError(`config.json: /linux/seccomp/architectures/${i} "${a}" is not a known architecture`);
@@ -116,7 +144,57 @@ export function planSeccomp(s: Seccomp): SeccompPlan {
       for (const g of groups) rules.push({ syscall: name, action: sc.action, errnoRet, args: g });
     }
   });
-  return { defaultAction: s.defaultAction, defaultErrnoRet, flags, archs, rules };
+  const plan: SeccompPlan = { defaultAction: s.defaultAction, defaultErrnoRet, flags, archs, rules };
+  const notify = s.defaultAction === 'SCMP_ACT_NOTIFY' || rules.some((r) => r.action === 'SCMP_ACT_NOTIFY');
+  if (s.listenerMetadata !== undefined && !s.listenerPath) {
+    throw new ConfigError('config.json: /linux/seccomp/listenerMetadata is set without /linux/seccomp/listenerPath (the metadata goes to the agent listening there): set both or neither');
+  }
+  // runtime-spec: without SCMP_ACT_NOTIFY, listenerPath is ignored; and the
+  // kernel takes WAIT_KILLABLE_RECV only with a listener, where alone it matters.
+  if (!notify) {
+    plan.flags = flags.filter((f) => f !== WAIT_KILLABLE_RECV);
+    return plan;
+  }
+  if (!s.listenerPath) {
+    throw new ConfigError(
+      'config.json: SCMP_ACT_NOTIFY needs /linux/seccomp/listenerPath, the unix socket of the seccomp agent that answers the notified syscalls: set it, or use another action',
+    );
+  }
+  if (Buffer.byteLength(s.listenerPath) > MAX_SOCKET_PATH) {
+    throw new ConfigError(`config.json: /linux/seccomp/listenerPath "${s.listenerPath}" is longer than a unix socket path can be (${MAX_SOCKET_PATH} bytes): use a shorter path`);
+  }
+  checkSendmsgPasses(plan);
+  plan.listenerPath = s.listenerPath;
+  if (s.listenerMetadata) plan.listenerMetadata = s.listenerMetadata;
+  return plan;
+}
+
+const LETS_THROUGH = ['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG'];
+
+/**
+ * The init hands the notification fd to the agent with sendmsg once the
+ * filter is loaded; a filter that notifies, denies or kills that sendmsg
+ * would hang or end the container before the agent has the fd. (runc, which
+ * writes to a pipe there, refuses NOTIFY on write and as defaultAction.)
+ */
+function checkSendmsgPasses(p: SeccompPlan): void {
+  const rules = p.rules.filter((r) => r.syscall === 'sendmsg');
+  const passes = rules.every((r) => LETS_THROUGH.includes(r.action)) && (LETS_THROUGH.includes(p.defaultAction) || rules.some((r) => r.args.length === 0));
+  if (!passes) {
+    throw new ConfigError(
+      'config.json: /linux/seccomp uses SCMP_ACT_NOTIFY but does not let sendmsg through, and ccrun hands the notification fd to the agent with sendmsg: add a rule {"names": ["sendmsg"], "action": "SCMP_ACT_ALLOW"}',
+    );
+  }
+}
+
+/**
+ * runtime-spec config-linux.md, "The Container Process State": the JSON the
+ * agent at listenerPath gets along with the notification fd. pid is the
+ * process the filter is on (the init, or an exec'd process).
+ */
+export function containerProcessState(pid: number, metadata: string | undefined, state: HookState): string {
+  const meta = metadata ? `,"metadata":${JSON.stringify(metadata)}` : '';
+  return `{"ociVersion":${JSON.stringify(state.ociVersion)},"fds":["seccompFd"],"pid":${pid}${meta},"state":${stateJson(state)}}`;
 }
 
 export function seccompRecords(p: SeccompPlan): string[][] {
@@ -127,5 +205,6 @@ export function seccompRecords(p: SeccompPlan): string[][] {
     for (const a of rule.args) f.push(String(a.index), a.op, a.value.toString(), a.valueTwo.toString());
     r.push(f);
   }
+  if (p.listenerPath) r.push(['sclistener', p.listenerPath]);
   return r;
 }

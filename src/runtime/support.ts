@@ -10,7 +10,7 @@ import {
   RECURSIVE_MOUNT_OPTIONS,
 } from './config/tables';
 import type { NamespaceType } from './config/types';
-import { SECCOMP_ACTIONS, SECCOMP_ARCHS, SECCOMP_KNOWN_FLAGS, SECCOMP_OPERATORS, SECCOMP_SUPPORTED_FLAGS } from './seccomp';
+import { SECCOMP_ACTIONS, SECCOMP_ARCHS, SECCOMP_KNOWN_FLAGS, SECCOMP_OPERATORS, supportedSeccompFlags } from './seccomp';
 import { hostLsms } from './lsm';
 
 export type HookName = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
@@ -59,14 +59,18 @@ export const SUPPORT: RuntimeSupport = {
   mountOptions: [...MOUNT_FLAG_OPTIONS.keys(), ...PROPAGATION_OPTIONS.keys(), ...RECURSIVE_MOUNT_OPTIONS.keys(), 'tmpcopyup'],
   capabilities: [...CAPABILITIES],
   cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
-  // Through libseccomp (native/init/seccomp.c); SCMP_ACT_NOTIFY is not implemented.
+  // Compiled by libseccomp, loaded with seccomp(2) (native/init/seccomp.c);
+  // SCMP_ACT_NOTIFY hands the listener to the agent at listenerPath.
   seccomp: {
     enabled: true,
     actions: [...SECCOMP_ACTIONS],
     operators: [...SECCOMP_OPERATORS],
     archs: [...SECCOMP_ARCHS],
     knownFlags: [...SECCOMP_KNOWN_FLAGS],
-    supportedFlags: [...SECCOMP_SUPPORTED_FLAGS],
+    // The flags the running kernel takes, asked when first needed.
+    get supportedFlags(): readonly string[] {
+      return supportedSeccompFlags();
+    },
   },
   // Applied where the host runs the LSM; asked for elsewhere, a clear error (src/runtime/lsm.ts).
   get apparmor(): boolean {

@@ -1,6 +1,8 @@
 // planSeccomp: linux.seccomp -> the helper's records, without running anything.
 import t from 'tap';
-import { planSeccomp, seccompRecords } from '../../src/runtime/seccomp';
+import { containerProcessState, planSeccomp, seccompRecords } from '../../src/runtime/seccomp';
+import { planToRecords } from '../../src/runtime/plan-encoding';
+import type { LaunchPlan } from '../../src/runtime/plan';
 import { defaultSeccompProfile } from '../../src/runtime/default-seccomp';
 
 t.test('conditions on one argument become separate rules; on different arguments, one rule', async (t) => {
@@ -42,7 +44,7 @@ t.test('rules with the default action are dropped; architectures take libseccomp
 });
 
 t.test('refusals name the field', async (t) => {
-  t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_NOTIFY' }), /defaultAction SCMP_ACT_NOTIFY is not supported/);
+  t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_NOTIFY' }), /SCMP_ACT_NOTIFY needs \/linux\/seccomp\/listenerPath/);
   t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: [], action: 'SCMP_ACT_ERRNO' }] }), /syscalls\/0\/names must list/);
   t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['x; rm'], action: 'SCMP_ACT_ERRNO' }] }), /not a syscall name/);
   t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, op: 'SCMP_CMP_EQ', value: -1 }] }] }), /value must be a non-negative integer/);
@@ -58,4 +60,68 @@ t.test('the default profile opens syscalls by capability and limits clone withou
   t.ok(names(plain, 'SCMP_ACT_ERRNO').has('clone3'), 'clone3 answers ENOSYS');
   const admin = planSeccomp(defaultSeccompProfile(['CAP_SYS_ADMIN', 'CAP_SYS_PTRACE']));
   t.ok(names(admin).has('mount') && names(admin).has('unshare') && names(admin).has('clone') && names(admin).has('ptrace'));
+});
+
+const AGENT = '/run/agent.sock';
+
+t.test('SCMP_ACT_NOTIFY takes the agent from listenerPath, with its metadata', async (t) => {
+  const p = planSeccomp({
+    defaultAction: 'SCMP_ACT_ALLOW',
+    listenerPath: AGENT,
+    listenerMetadata: 'who=test',
+    flags: ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'],
+    syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }],
+  });
+  t.equal(p.listenerPath, AGENT);
+  t.equal(p.listenerMetadata, 'who=test');
+  t.same(seccompRecords(p), [
+    ['seccomp', 'SCMP_ACT_ALLOW', '1', 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'],
+    ['scrule', 'mkdir', 'SCMP_ACT_NOTIFY', '1', '0'],
+    ['sclistener', AGENT],
+  ]);
+  const notifyAll = planSeccomp({ defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: AGENT, syscalls: [{ names: ['sendmsg', 'read'], action: 'SCMP_ACT_ALLOW' }] });
+  t.equal(notifyAll.listenerPath, AGENT, 'as defaultAction too, when sendmsg is let through');
+});
+
+t.test('without SCMP_ACT_NOTIFY listenerPath is ignored (runtime-spec) and WAIT_KILLABLE_RECV, which only a listener takes, is dropped', async (t) => {
+  const p = planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: AGENT, flags: ['SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'] });
+  t.equal(p.listenerPath, undefined);
+  t.same(seccompRecords(p), [['seccomp', 'SCMP_ACT_ALLOW', '1', 'SECCOMP_FILTER_FLAG_LOG']]);
+});
+
+t.test('a NOTIFY profile the init could not hand over is refused, naming the field', async (t) => {
+  const notifyMkdir = [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }];
+  t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: notifyMkdir }), /SCMP_ACT_NOTIFY needs \/linux\/seccomp\/listenerPath/);
+  t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', listenerMetadata: 'x' }), /listenerMetadata is set without \/linux\/seccomp\/listenerPath/);
+  t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: `/run/${'x'.repeat(110)}`, syscalls: notifyMkdir }), /listenerPath .* is longer than a unix socket path can be/);
+  const sendmsg = /does not let sendmsg through.*"names": \["sendmsg"\]/;
+  t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: AGENT }), sendmsg, 'NOTIFY by default catches sendmsg');
+  t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: AGENT, syscalls: [{ names: ['sendmsg'], action: 'SCMP_ACT_NOTIFY' }] }), sendmsg);
+  t.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: AGENT, syscalls: [...notifyMkdir, { names: ['sendmsg'], action: 'SCMP_ACT_ERRNO' }] }), sendmsg);
+  t.throws(
+    () => planSeccomp({ defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: AGENT, syscalls: [{ names: ['sendmsg'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, op: 'SCMP_CMP_EQ', value: 3 }] }] }),
+    sendmsg,
+    'a conditional allow may miss our sendmsg',
+  );
+});
+
+t.test('the container process state follows runtime-spec', async (t) => {
+  const state = { ociVersion: '1.2.0', id: 'c1', status: 'creating' as const, pid: 42, bundle: '/b', annotations: { a: 'b' } };
+  t.same(JSON.parse(containerProcessState(42, 'meta', state)), { ociVersion: '1.2.0', fds: ['seccompFd'], pid: 42, metadata: 'meta', state });
+  t.notOk('metadata' in JSON.parse(containerProcessState(42, undefined, state)), 'no metadata when none is set (omitempty, as runc)');
+});
+
+t.test('with a listener the init asks the runtime before pivot_root even without hooks', async (t) => {
+  const seccomp = planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: AGENT, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] });
+  const plan = {
+    mode: 'create', wait: false, preserveFds: 0, namespaces: [], uidMappings: [], gidMappings: [], fsOps: [], sysctl: [], maskedPaths: [], readonlyPaths: [], capLast: 40,
+    rootPropagation: 0, rootfsPropagation: 0, noPivot: false, readonlyRoot: false,
+    process: { args: ['true'], env: [], cwd: '/', uid: 0, gid: 0, rlimits: [], noNewPrivileges: true },
+    seccomp,
+  } as unknown as LaunchPlan;
+  const tags = (p: LaunchPlan): string[] => planToRecords(p).map((r) => r[0]);
+  t.equal(tags(plan).filter((x) => x === 'hooksync').length, 1);
+  t.equal(tags({ ...plan, hooks: { createRuntime: [{ path: '/bin/true' }] } }).filter((x) => x === 'hooksync').length, 1, 'once, with hooks');
+  t.notOk(tags({ ...plan, mode: 'exec' }).includes('hooksync'), 'exec has no pivot_root: it waits for its own seccompstate');
+  t.notOk(tags({ ...plan, seccomp: planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW' }) }).includes('hooksync'));
 });

@@ -21,6 +21,8 @@ t.test('prints the features document as 2-space JSON that matches SUPPORT', asyn
   t.same(doc.linux.capabilities, [...SUPPORT.capabilities]);
   t.same(doc.linux.cgroup, SUPPORT.cgroup);
   t.equal(doc.linux.seccomp.enabled, SUPPORT.seccomp.enabled);
+  t.ok(doc.linux.seccomp.actions?.includes('SCMP_ACT_NOTIFY'), 'SCMP_ACT_NOTIFY, with listenerPath');
+  t.same(doc.linux.seccomp.supportedFlags, [...SUPPORT.seccomp.supportedFlags], "the running kernel's flags");
   t.same(doc.linux.apparmor, { enabled: SUPPORT.apparmor });
   t.same(doc.linux.selinux, { enabled: SUPPORT.selinux });
   t.same(doc.linux.intelRdt, { enabled: SUPPORT.intelRdt });

@@ -75,15 +75,20 @@ export interface Result {
 /**
  * Runs the CLI. With files: true its stdout/stderr go to temp files instead
  * of pipes: a created or detached container inherits them and would keep a
- * pipe open long after ccrun has returned.
+ * pipe open long after ccrun has returned. killSignal: what the timeout
+ * sends (a foreground run survives SIGTERM while its container does).
  */
-export function ccrun(root: string, args: string[], opts: { input?: string; timeout?: number; env?: NodeJS.ProcessEnv; files?: boolean } = {}): Result {
+export function ccrun(
+  root: string,
+  args: string[],
+  opts: { input?: string; timeout?: number; env?: NodeJS.ProcessEnv; files?: boolean; killSignal?: NodeJS.Signals } = {},
+): Result {
   if (opts.files) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccrun-io-'));
     const out = fs.openSync(path.join(dir, 'out'), 'w+');
     const err = fs.openSync(path.join(dir, 'err'), 'w+');
     try {
-      const r = spawnSync(CCRUN, ['--root', root, ...args], { stdio: ['ignore', out, err], timeout: opts.timeout ?? 30_000, env: opts.env ?? process.env });
+      const r = spawnSync(CCRUN, ['--root', root, ...args], { stdio: ['ignore', out, err], timeout: opts.timeout ?? 30_000, killSignal: opts.killSignal, env: opts.env ?? process.env });
       return {
         code: r.status ?? (r.signal ? 128 : 255),
         stdout: fs.readFileSync(path.join(dir, 'out'), 'utf8'),
@@ -99,6 +104,7 @@ export function ccrun(root: string, args: string[], opts: { input?: string; time
     encoding: 'utf8',
     input: opts.input,
     timeout: opts.timeout ?? 30_000,
+    killSignal: opts.killSignal,
     env: opts.env ?? process.env,
   });
   return { code: r.status ?? (r.signal ? 128 : 255), stdout: r.stdout ?? '', stderr: r.stderr ?? '' };

@@ -8,7 +8,7 @@ import { spawn, execFileSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ccrun, busyboxSpec, makeBundle, stateRoot, uniqueId, REPO, type Tap } from '../helpers/runtime';
+import { ccrun, busyboxSpec, makeBundle, stateRoot, uniqueId, waitFor, REPO, type Tap } from '../helpers/runtime';
 import type { Seccomp, Spec } from '../../src/runtime/config/types';
 
 const root = stateRoot(t);
@@ -123,6 +123,22 @@ t.test('the agent gets the container process state and the fd at start', async (
   t.same(agent.log(), ['fds 1', `mkdir ${pid}`], 'one fd came with the state, and it notifies for the container (mkdir is its pid 1, exec\'d)');
   t.equal(JSON.parse(ccrun(root, ['state', id]).stdout).status, 'stopped');
   t.equal(ccrun(root, ['delete', id]).code, 0);
+});
+
+t.test('an agent gone by start stops the container before its process runs; start still succeeds', async (t) => {
+  const agent = await startAgent(t, ENOMSG);
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ccrun-out-'));
+  t.teardown(() => fs.rmSync(out, { recursive: true, force: true }));
+  const b = bundle(t, ['touch', '/home/ran'], notifyMkdir(agent), (s) => s.mounts!.push({ destination: '/home', type: 'bind', source: out, options: ['rbind', 'rw'] }));
+  const id = uniqueId('gone');
+  t.equal(ccrun(root, ['create', '--bundle', b, id], { files: true }).code, 0);
+  agent.proc.kill('SIGKILL');
+  t.ok(await agent.exited());
+  // The init reports the broken pipe on the container's stderr, as for a
+  // failing startContainer hook.
+  t.equal(ccrun(root, ['start', id], { files: true }).code, 0);
+  t.ok(await waitFor(() => JSON.parse(ccrun(root, ['state', id]).stdout).status === 'stopped'), 'stopped');
+  t.notOk(fs.existsSync(path.join(out, 'ran')), 'the process never ran');
 });
 
 t.test('a process started with exec has its own listener and state: its pid, the container\'s in state.pid', async (t) => {

@@ -43,6 +43,9 @@ int send_message(int fd, const char *tag, ...); /* NULL-terminated fields */
 void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void fail_errno(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 int write_file(const char *path, const char *data, size_t len);
+/* One sendmsg of data with fd attached by SCM_RIGHTS (EINTR retried, no
+ * SIGPIPE): the bytes sent, or -1. */
+ssize_t send_with_fd(int sock, int fd, const void *data, size_t len);
 
 /* rootfs.c: everything in the container's mount namespace */
 void setup_rootfs(const struct plan *p);

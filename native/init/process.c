@@ -97,24 +97,6 @@ void prepare_process_early(const struct plan *p) {
   if (stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode)) fail_errno("chdir to cwd (\"%s\") set in config.json failed", cwd);
 }
 
-static int send_fd(int sock, int fd, const char *name) {
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  memset(cbuf, 0, sizeof cbuf);
-  struct iovec iov = {(void *)name, strlen(name)};
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = cbuf;
-  msg.msg_controllen = sizeof cbuf;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  return sendmsg(sock, &msg, 0) < 0 ? -1 : 0;
-}
-
 static int terminal_slave = -1;
 static char terminal_name[32];
 
@@ -139,7 +121,7 @@ void setup_terminal(const struct plan *p, int console_fd) {
     ioctl(master, TIOCSWINSZ, &ws);
   }
   snprintf(terminal_name, sizeof terminal_name, "/dev/pts/%d", ptn);
-  if (send_fd(console_fd, master, terminal_name) != 0) fail_errno("send the pty master over the console socket");
+  if (send_with_fd(console_fd, master, terminal_name, strlen(terminal_name)) < 0) fail_errno("send the pty master over the console socket");
   close(master);
   close(console_fd);
   /* The pty is our stdio from now on, as runc does before parking: the

@@ -213,30 +213,13 @@ void seccomp_await_state(void) {
  * payload and the notification fd by SCM_RIGHTS in the first sendmsg.
  * Returns 0, or the errno of the failure. */
 static int send_state(int sock, int notify_fd, const char *state) {
-  size_t len = strlen(state), off = 0;
-  char control[CMSG_SPACE(sizeof(int))];
-  memset(control, 0, sizeof control);
-  struct iovec iov = {(void *)state, len};
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
-  while (off < len) {
-    ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
+  size_t len = strlen(state);
+  ssize_t n = send_with_fd(sock, notify_fd, state, len);
+  if (n <= 0) return n < 0 ? errno : EPIPE;
+  for (size_t off = (size_t)n; off < len; off += (size_t)n) {
+    while ((n = send(sock, state + off, len - off, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    }
     if (n <= 0) return n < 0 ? errno : EPIPE;
-    off += (size_t)n;
-    iov.iov_base = (char *)state + off;
-    iov.iov_len = len - off;
-    msg.msg_control = NULL; /* the fd goes with the first part only */
-    msg.msg_controllen = 0;
   }
   return 0;
 }
@@ -286,24 +269,7 @@ static pid_t start_courier(int *to_courier) {
  * sendmsg the fd is on its way to the agent: whatever else the filter
  * notifies, the agent can answer. */
 static void hand_over_listener(int notify_fd, int to_courier, pid_t courier) {
-  char byte = 0;
-  char control[CMSG_SPACE(sizeof(int))];
-  memset(control, 0, sizeof control);
-  struct iovec iov = {&byte, 1};
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
-  ssize_t n;
-  while ((n = sendmsg(to_courier, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-  }
+  ssize_t n = send_with_fd(to_courier, notify_fd, "", 1);
   int sent_errno = errno;
   /* Without a listener left a notified syscall fails with ENOSYS instead
    * of waiting: on failure nothing of ours may still hold it. */

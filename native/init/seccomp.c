@@ -54,6 +54,7 @@ static int planned;
  * was joined, so the host path resolves) and the container process state
  * the runtime gave us to send with the notification fd. */
 static int listener_sock = -1;
+static const char *listener_path;
 static char *listener_state;
 
 static int parse_action(const char *name, const char *errno_text, uint32_t *out) {
@@ -179,6 +180,7 @@ void seccomp_prepare(const struct plan *p) {
 void seccomp_connect_listener(const struct plan *p) {
   const char *path = plan_get(p, "sclistener", 1, NULL);
   if (!path) return;
+  listener_path = path;
   struct sockaddr_un addr;
   memset(&addr, 0, sizeof addr);
   addr.sun_family = AF_UNIX;
@@ -277,7 +279,7 @@ static void hand_over_listener(int notify_fd, int to_courier, pid_t courier) {
   close(to_courier);
   if (n != 1) {
     errno = sent_errno;
-    fail_errno("pass the seccomp notification fd to the courier for linux.seccomp.listenerPath");
+    fail_errno("pass the seccomp notification fd to the courier for the agent at linux.seccomp.listenerPath %s", listener_path);
   }
   int status;
   pid_t w;
@@ -286,7 +288,7 @@ static void hand_over_listener(int notify_fd, int to_courier, pid_t courier) {
   /* A wait the agent refused still leaves the courier to the agent's care. */
   if (w != courier) return;
   if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-    fail("send the seccomp notification fd to the agent at linux.seccomp.listenerPath: %s", strerror(WEXITSTATUS(status)));
+    fail("send the seccomp notification fd to the agent at linux.seccomp.listenerPath %s: %s (is the agent still there?)", listener_path, strerror(WEXITSTATUS(status)));
   if (WIFSIGNALED(status)) fail("the courier of the seccomp notification fd was killed by signal %d", WTERMSIG(status));
 }
 

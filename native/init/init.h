@@ -46,6 +46,8 @@ int write_file(const char *path, const char *data, size_t len);
 /* One sendmsg of data with fd attached by SCM_RIGHTS (EINTR retried, no
  * SIGPIPE): the bytes sent, or -1. */
 ssize_t send_with_fd(int sock, int fd, const void *data, size_t len);
+/* The fd of one SCM_RIGHTS message (made close-on-exec), or -1. */
+int receive_fd(int sock);
 
 /* rootfs.c: everything in the container's mount namespace */
 void setup_rootfs(const struct plan *p);

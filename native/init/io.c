@@ -106,6 +106,26 @@ ssize_t send_with_fd(int sock, int fd, const void *data, size_t len) {
   return n;
 }
 
+int receive_fd(int sock) {
+  char name[256];
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {name, sizeof name};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf;
+  msg.msg_controllen = sizeof cbuf;
+  ssize_t n;
+  while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  if (n <= 0) return -1;
+  int fd = -1;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  return fd;
+}
+
 static void vfail(int with_errno, const char *fmt, va_list ap) {
   int saved = errno;
   char msg[4096];

@@ -46,26 +46,6 @@ int monitor_prepare(const struct plan *p) {
   return pair[0];
 }
 
-static int receive_fd(int sock) {
-  char name[256];
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  struct iovec iov = {name, sizeof name};
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = cbuf;
-  msg.msg_controllen = sizeof cbuf;
-  ssize_t n;
-  while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-  }
-  if (n <= 0) return -1;
-  int fd = -1;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(c), sizeof(int));
-  return fd;
-}
-
 /* One read from the pty master to the log; 0 once the terminal is done
  * (EIO: every slave end is closed). */
 static int copy_out(int from) {

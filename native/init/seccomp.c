@@ -246,23 +246,9 @@ static pid_t start_courier(int *to_courier) {
     return pid;
   }
   close(pair[0]);
-  char byte;
-  char control[CMSG_SPACE(sizeof(int))];
-  struct iovec iov = {&byte, 1};
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  while ((n = recvmsg(pair[1], &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-  }
-  struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+  int notify_fd = receive_fd(pair[1]);
   /* No fd: the init failed to load the filter and says why itself. */
-  if (!c || c->cmsg_type != SCM_RIGHTS) _exit(0);
-  int notify_fd;
-  memcpy(&notify_fd, CMSG_DATA(c), sizeof(int));
+  if (notify_fd < 0) _exit(0);
   /* Our exit closes the connection: the agent sees the end of the state. */
   _exit(send_state(listener_sock, notify_fd, listener_state));
 }

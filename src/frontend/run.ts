@@ -117,7 +117,7 @@ export async function createFromImage(fx: FrontendContext, req: RunRequest, id =
       recs.write(record);
       return record;
     } catch (e) {
-      fs.rmSync(cdir, { recursive: true, force: true });
+      recs.remove(id);
       throw e;
     }
   });

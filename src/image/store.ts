@@ -15,6 +15,7 @@ import { join } from 'path';
 import { DigestMismatchError, ImageError, ImageNotFoundError } from './errors';
 import { parseReference, repositoryName, storeName } from './reference';
 import { pidAlive, withFileLock, withFileLockSync } from './lock';
+import { removeTree } from './remove-tree';
 
 export { MEDIA } from './media-types';
 
@@ -100,7 +101,7 @@ export class ImageStore {
     }
     for (const n of names) {
       const m = /^[a-z]+-(\d+)-/.exec(n);
-      if (m && !pidAlive(Number(m[1]))) fs.rmSync(join(this.tmpDir(), n), { recursive: true, force: true });
+      if (m && !pidAlive(Number(m[1]))) removeTree(join(this.tmpDir(), n));
     }
   }
 
@@ -340,7 +341,7 @@ export class ImageStore {
         // Rename first so the tree vanishes at once; then delete it at leisure.
         const doomed = this.tmpName('rm');
         fs.renameSync(this.layerPath(l.diffId), doomed);
-        fs.rmSync(doomed, { recursive: true, force: true });
+        removeTree(doomed);
         removedLayers.push(l.diffId);
       }
       return { removedBlobs, removedLayers };

@@ -4,9 +4,10 @@
 // layer-writer.ts), so a layer shared by several images is unpacked once and
 // containers can mount the cache directly as overlay lower layers.
 import { createHash } from 'crypto';
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync } from 'fs';
+import { chmodSync, existsSync, mkdirSync, renameSync } from 'fs';
 import { dirname } from 'path';
 import { DigestMismatchError, ImageError } from '../errors';
+import { removeTree } from '../remove-tree';
 import { openLayerStream, wrapDecompressError } from './decompress';
 import { LayerWriter } from './layer-writer';
 import { TarReader } from './tar-reader';
@@ -105,14 +106,14 @@ async function unpackUnlocked(store: LayerCache, layer: LayerRef, opts: UnpackOp
   } catch (e) {
     writer.abort();
     input?.cancel();
-    rmSync(scratch, { recursive: true, force: true });
+    removeTree(scratch);
     throw withLayer(input ? wrapDecompressError(input.compression, e as Error) : e, layer.digest);
   }
   mkdirSync(dirname(dest), { recursive: true });
   try {
     renameSync(scratch, dest);
   } catch (e) {
-    rmSync(scratch, { recursive: true, force: true });
+    removeTree(scratch);
     const code = (e as NodeJS.ErrnoException).code;
     // Another unpack of the same layer got there first: its result is as good as ours.
     if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;

@@ -16,6 +16,7 @@ import { DigestMismatchError, ImageError, ImageNotFoundError } from './errors';
 import { parseReference, repositoryName, storeName } from './reference';
 import { pidAlive, withFileLock, withFileLockSync } from './lock';
 import { removeTree } from './remove-tree';
+import { layerFormatFor, type LayerFormat } from './unpack/layer-format';
 
 export { MEDIA } from './media-types';
 
@@ -183,6 +184,25 @@ export class ImageStore {
 
   hasLayer(diffId: string): boolean {
     return fs.existsSync(this.layerPath(diffId));
+  }
+
+  private format?: LayerFormat;
+
+  /**
+   * How this store's layers are written and read: as root writes them, or,
+   * in a store an unprivileged user owns, the rootless way (unpack/layer-format.ts).
+   */
+  get layerFormat(): LayerFormat {
+    if (!this.format) {
+      let owner: number;
+      try {
+        owner = fs.statSync(this.root).uid;
+      } catch {
+        owner = process.geteuid?.() ?? 0; // made by this process when first written
+      }
+      this.format = layerFormatFor(owner);
+    }
+    return this.format;
   }
 
   // ---- locks ----

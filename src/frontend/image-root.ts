@@ -66,6 +66,7 @@ export function rootOverlayFor(store: ImageStore, rec: ImageRecord, cdir: string
     lower: layers.map((p) => relative(base, p)).reverse(),
     upper: relative(base, join(cdir, 'upper')),
     work: relative(base, join(cdir, 'work')),
+    ...(store.layerFormat.rootless ? { userxattr: true } : {}),
   };
 }
 

@@ -155,6 +155,11 @@ export interface RootOverlay {
   lower: string[];
   upper: string;
   work: string;
+  /**
+   * Mount with "userxattr": the layers mark opaque directories with
+   * user.overlay.* (a rootless store; trusted.* needs CAP_SYS_ADMIN on the host).
+   */
+  userxattr?: boolean;
 }
 
 export interface PlanOptions {

@@ -48,12 +48,13 @@ function resolvConf(): string {
   }
 }
 
-/** Makes the container (record, upper dir, /etc files, image volumes) from the request; nothing is left on failure. */
+/**
+ * Makes the container (record, upper dir, /etc files, image volumes) from the
+ * request; nothing is left on failure. For an unprivileged user the store is
+ * rootless (its layers and the overlay use user.overlay.* xattrs) and the
+ * spec gets a user namespace mapping root to the user (spec.ts).
+ */
 export async function createFromImage(fx: FrontendContext, req: RunRequest, id = newContainerId()): Promise<ContainerRecord> {
-  if ((process.geteuid?.() ?? 0) !== 0) {
-    const { HostError } = await import('../runtime/errors');
-    throw new HostError('ccrun run IMAGE needs root for now: image containers in a user namespace (rootless) are not supported yet (use ccrun bundle and ccrun run --bundle with ccrun spec --rootless)');
-  }
   checkRunRequest(req);
   if (req.name !== undefined) checkContainerName(req.name);
   const store = imageStore(fx);

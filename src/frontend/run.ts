@@ -58,7 +58,7 @@ export async function createFromImage(fx: FrontendContext, req: RunRequest, id =
   checkRunRequest(req);
   if (req.name !== undefined) checkContainerName(req.name);
   const store = imageStore(fx);
-  const { findOrPullImage, overlayAvailable, rootOverlayFor, extractUserDb, copyRoot, prepareWorkdir } = await import('./image-root');
+  const { findOrPullImage, overlayUnavailable, rootOverlayFor, extractUserDb, copyRoot, prepareWorkdir } = await import('./image-root');
   const { readImageConfig, ensureLayersUnpacked, imageConfigToSpec } = await import('../image/bundle');
   const rec = await findOrPullImage({ store, ref: req.image, pull: req.pull, platform: req.platform, progressOut: () => process.stderr, warn: fx.warn, debug: fx.debug });
   const config = readImageConfig(store, rec);
@@ -94,11 +94,12 @@ export async function createFromImage(fx: FrontendContext, req: RunRequest, id =
       applyRunRequest(spec, req, id, files);
       (await import('./volumes')).makeImageVolumes(store, rec, cdir, spec);
       let rootOverlay;
-      if (overlayAvailable()) {
+      const noOverlay = overlayUnavailable(store.layerFormat.rootless);
+      if (noOverlay === undefined) {
         rootOverlay = rootOverlayFor(store, rec, cdir);
         prepareWorkdir(store, rec, cdir, spec.process!.cwd ?? '/');
       } else {
-        if (!copyWarned) process.stderr.write('ccrun: overlayfs is not available on this host: each container gets a full copy of the image\n');
+        if (!copyWarned) process.stderr.write(`ccrun: ${noOverlay}: each container gets a full copy of the image\n`);
         copyWarned = true;
         await copyRoot(store, rec, join(cdir, 'merged'));
       }

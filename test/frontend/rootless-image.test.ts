@@ -198,30 +198,33 @@ t.test("a file written in one container is not in the next, nor in the store", {
   t.same(containerDirs(), []);
 });
 
+/** What the test image shows, and what it must show. */
+const LAYERS_SCRIPT = [
+  'test -e /etc/gone.txt && echo present || echo gone',
+  'ls /opt/opq | tr "\\n" " "; echo',
+  'ls /opt/keep | tr "\\n" " "; echo',
+  'ls /data/vol | tr "\\n" " "; echo',
+  'test -e /srv/node && echo node || echo no-node',
+  'stat -c "%u:%g" /srv/owned',
+  'stat -c "%a" /srv/suid',
+  'cat /ro/f',
+].join('; ');
+const LAYERS_SEEN = [
+  'gone',
+  'y.txt ',
+  'base.txt top.txt ',
+  'c.txt ', // the image volume, copied from the layers as the overlay shows them
+  'no-node',
+  '0:0', // uid 1000 in the tar: the user's file, root inside
+  '4755',
+  'in a read-only directory',
+  '',
+];
+
 t.test("the layers' whiteouts and opaque directories are honoured", { skip }, async (t) => {
-  const script = [
-    'test -e /etc/gone.txt && echo present || echo gone',
-    'ls /opt/opq | tr "\\n" " "; echo',
-    'ls /opt/keep | tr "\\n" " "; echo',
-    'ls /data/vol | tr "\\n" " "; echo',
-    'test -e /srv/node && echo node || echo no-node',
-    'stat -c "%u:%g" /srv/owned',
-    'stat -c "%a" /srv/suid',
-    'cat /ro/f',
-  ].join('; ');
-  const r = await cc(['run', '--rm', LAYERS, 'sh', '-c', script]);
+  const r = await cc(['run', '--rm', LAYERS, 'sh', '-c', LAYERS_SCRIPT]);
   t.equal(r.code, 0, r.stderr);
-  t.same(r.stdout.split('\n'), [
-    'gone',
-    'y.txt ',
-    'base.txt top.txt ',
-    'c.txt ', // the image volume, copied from the layers as the overlay shows them
-    'no-node',
-    '0:0', // uid 1000 in the tar: the user's file, root inside
-    '4755',
-    'in a read-only directory',
-    '',
-  ]);
+  t.same(r.stdout.split('\n'), LAYERS_SEEN);
   t.same(containerDirs(), []);
 });
 

@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import { release } from 'os';
 import { join, resolve } from 'path';
 import { startRegistry, MT, type RegistryRig } from '../helpers/registry';
+import { waitFor } from '../helpers/runtime';
 import { gzip, tarArchive, type EntrySpec } from '../helpers/tar-builder';
 import { unprivilegedUser, type UnprivilegedUser, type UserResult } from '../helpers/unprivileged-user';
 import { lgetxattr } from '../../src/image/unpack/fs-ops';
@@ -82,15 +83,6 @@ function notOwnedByUser(dir: string): string[] {
   };
   walk('');
   return out;
-}
-
-async function waitFor(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
 }
 
 // Above busybox: a layer of files, then one that deletes and hides some of them.
@@ -233,7 +225,7 @@ t.test('detached: logs, exec by name, stop, rm', { skip }, async (t) => {
   t.equal(d.code, 0, d.stderr);
   const id = d.stdout.trim();
   t.match(id, /^[0-9a-f]{64}$/);
-  t.ok(await waitFor(async () => (await cc(['logs', 'web'])).stdout.includes('started')), 'logs show its output');
+  t.ok(await waitFor(async () => (await cc(['logs', 'web'])).stdout.includes('started'), 10_000), 'logs show its output');
   const ps = await cc(['ps']);
   t.match(ps.stdout, /web/);
   const ex = await cc(['exec', 'web', 'sh', '-c', 'id -u; echo "$(cat /proc/self/uid_map)"']);

@@ -356,8 +356,8 @@ static void enter_root(const struct plan *p) {
 /* The overlay through the new mount API, one "lowerdir+" per layer (Linux
  * 6.8+): no limit on the number of layers. -1 with errno when the kernel
  * cannot (the caller falls back to mount(2)). DATA is what the TypeScript
- * side makes: lowerdir=A:B:...,upperdir=U,workdir=W (hex names and relative
- * paths: no ',' or ':' inside). */
+ * side makes: lowerdir=A:B:...,upperdir=U,workdir=W[,userxattr] (hex names
+ * and relative paths: no ',' or ':' inside; a word alone is a flag). */
 static int mount_overlay_fsconfig(const char *data) {
   char *copy = strdup(data), *save = NULL;
   if (!copy) return -1;
@@ -365,7 +365,10 @@ static int mount_overlay_fsconfig(const char *data) {
   int ok = fs >= 0;
   for (char *opt = strtok_r(copy, ",", &save); ok && opt; opt = strtok_r(NULL, ",", &save)) {
     char *eq = strchr(opt, '=');
-    if (!eq) continue;
+    if (!eq) {
+      ok = syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, opt, NULL, 0) == 0;
+      continue;
+    }
     *eq = 0;
     if (strcmp(opt, "lowerdir") == 0) {
       char *save2 = NULL;

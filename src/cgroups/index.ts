@@ -177,3 +177,15 @@ export function openCgroup(opts: OpenCgroupOptions): CgroupManager {
   const { CgroupV1 } = require('./v1') as typeof import('./v1');
   return new CgroupV1(mountRoot, path, relative ? self : undefined);
 }
+
+/**
+ * Why an unprivileged caller would get no cgroup here (cgroup v1, or v2
+ * without a delegated subtree), or undefined when it would get one: for
+ * front ends that refuse limits before making anything.
+ */
+export function rootlessCgroupProblem(opts: Omit<OpenCgroupOptions, 'id' | 'rootless'> = {}): string | undefined {
+  const cg = openCgroup({ ...opts, id: 'ccrun', rootless: true });
+  const { NoCgroup } = require('./none') as typeof import('./none');
+  if (!(cg instanceof NoCgroup)) return undefined;
+  return cg.reason.replace(/(: running|, so the container runs) without resource limits$/, '');
+}

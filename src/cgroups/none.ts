@@ -11,7 +11,8 @@ export class NoCgroup implements CgroupManager {
   readonly warnings: string[];
   constructor(
     readonly path: string,
-    private readonly reason: string,
+    /** Why there is no cgroup, as the warning says it. */
+    readonly reason: string,
     readonly version: 1 | 2 = 2,
   ) {
     this.warnings = [reason];

@@ -43,14 +43,22 @@ export async function findOrPullImage(o: ImageLookup): Promise<ImageRecord> {
   return r.record;
 }
 
-/** True when this kernel has overlayfs (loading the module if it must). */
-export function overlayAvailable(): boolean {
+/**
+ * Why the container's root cannot be an overlay here, or undefined when it
+ * can: this kernel has no overlayfs, or (rootless) is older than Linux 5.11,
+ * the first to mount one in a user namespace (with userxattr).
+ */
+export function overlayUnavailable(rootless: boolean): string | undefined {
   try {
-    if (/\toverlay$/m.test(fs.readFileSync('/proc/filesystems', 'utf8'))) return true;
+    if (!/\toverlay$/m.test(fs.readFileSync('/proc/filesystems', 'utf8'))) return 'overlayfs is not available on this host';
   } catch {
-    return false;
+    return 'overlayfs is not available on this host';
   }
-  return false;
+  if (rootless) {
+    const [major, minor] = require('os').release().split('.').map(Number) as number[];
+    if (major < 5 || (major === 5 && minor < 11)) return 'an unprivileged user can mount overlayfs only from Linux 5.11 on';
+  }
+  return undefined;
 }
 
 /**
@@ -66,6 +74,7 @@ export function rootOverlayFor(store: ImageStore, rec: ImageRecord, cdir: string
     lower: layers.map((p) => relative(base, p)).reverse(),
     upper: relative(base, join(cdir, 'upper')),
     work: relative(base, join(cdir, 'work')),
+    ...(store.layerFormat.rootless ? { userxattr: true } : {}),
   };
 }
 

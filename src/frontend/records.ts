@@ -16,6 +16,7 @@ import { join } from 'path';
 import type { Spec } from '../runtime/config/types';
 import type { RootOverlay } from '../runtime/plan';
 import { NotFoundError, UsageError, StateError } from '../runtime/errors';
+import { removeTree } from '../image/remove-tree';
 
 export interface ContainerRecord {
   id: string;
@@ -180,6 +181,6 @@ export class ContainerRecords {
   }
 
   remove(id: string): void {
-    fs.rmSync(this.containerDir(id), { recursive: true, force: true, maxRetries: 5 });
+    removeTree(this.containerDir(id), { maxRetries: 5 });
   }
 }

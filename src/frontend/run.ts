@@ -48,16 +48,17 @@ function resolvConf(): string {
   }
 }
 
-/** Makes the container (record, upper dir, /etc files, image volumes) from the request; nothing is left on failure. */
+/**
+ * Makes the container (record, upper dir, /etc files, image volumes) from the
+ * request; nothing is left on failure. For an unprivileged user the store is
+ * rootless (its layers and the overlay use user.overlay.* xattrs) and the
+ * spec gets a user namespace mapping root to the user (spec.ts).
+ */
 export async function createFromImage(fx: FrontendContext, req: RunRequest, id = newContainerId()): Promise<ContainerRecord> {
-  if ((process.geteuid?.() ?? 0) !== 0) {
-    const { HostError } = await import('../runtime/errors');
-    throw new HostError('ccrun run IMAGE needs root for now: image containers in a user namespace (rootless) are not supported yet (use ccrun bundle and ccrun run --bundle with ccrun spec --rootless)');
-  }
   checkRunRequest(req);
   if (req.name !== undefined) checkContainerName(req.name);
   const store = imageStore(fx);
-  const { findOrPullImage, overlayAvailable, rootOverlayFor, extractUserDb, copyRoot, prepareWorkdir } = await import('./image-root');
+  const { findOrPullImage, overlayUnavailable, rootOverlayFor, extractUserDb, copyRoot, prepareWorkdir } = await import('./image-root');
   const { readImageConfig, ensureLayersUnpacked, imageConfigToSpec } = await import('../image/bundle');
   const rec = await findOrPullImage({ store, ref: req.image, pull: req.pull, platform: req.platform, progressOut: () => process.stderr, warn: fx.warn, debug: fx.debug });
   const config = readImageConfig(store, rec);
@@ -93,11 +94,12 @@ export async function createFromImage(fx: FrontendContext, req: RunRequest, id =
       applyRunRequest(spec, req, id, files);
       (await import('./volumes')).makeImageVolumes(store, rec, cdir, spec);
       let rootOverlay;
-      if (overlayAvailable()) {
+      const noOverlay = overlayUnavailable(store.layerFormat.rootless);
+      if (noOverlay === undefined) {
         rootOverlay = rootOverlayFor(store, rec, cdir);
         prepareWorkdir(store, rec, cdir, spec.process!.cwd ?? '/');
       } else {
-        if (!copyWarned) process.stderr.write('ccrun: overlayfs is not available on this host: each container gets a full copy of the image\n');
+        if (!copyWarned) process.stderr.write(`ccrun: ${noOverlay}: each container gets a full copy of the image\n`);
         copyWarned = true;
         await copyRoot(store, rec, join(cdir, 'merged'));
       }
@@ -117,7 +119,7 @@ export async function createFromImage(fx: FrontendContext, req: RunRequest, id =
       recs.write(record);
       return record;
     } catch (e) {
-      fs.rmSync(cdir, { recursive: true, force: true });
+      recs.remove(id);
       throw e;
     }
   });

@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import { isAbsolute, posix } from 'path';
 import type { Mount, Spec } from '../runtime/config/types';
 import { CAPABILITY_BITS } from '../runtime/config/tables';
+import { rootlessIdMappings, rootlessMount } from '../runtime/config/default-spec';
 import { UsageError, NotFoundError } from '../runtime/errors';
 import { imageVolumeMounts } from './volumes';
 
@@ -160,11 +161,23 @@ export interface GeneratedFiles {
   resolvConf: string;
 }
 
+/** Who runs ccrun: root, or an unprivileged user whose containers get a user namespace. */
+export interface RunHost {
+  /** The user's ids, mapped to root in the container (and no other id: /etc/subuid is not used). */
+  rootless?: { uid: number; gid: number };
+}
+
+export function currentHost(): RunHost {
+  const uid = process.geteuid?.() ?? 0;
+  return uid === 0 ? {} : { rootless: { uid, gid: process.getegid?.() ?? uid } };
+}
+
 /**
  * Applies the request to `spec` (from imageConfigToSpec) in place: Docker's
- * namespaces, capabilities, generated /etc files, volumes, limits.
+ * namespaces, capabilities, generated /etc files, volumes, limits; for an
+ * unprivileged user, a user namespace as rootless podman makes without sub-ids.
  */
-export function applyRunRequest(spec: Spec, req: RunRequest, id: string, files: GeneratedFiles): void {
+export function applyRunRequest(spec: Spec, req: RunRequest, id: string, files: GeneratedFiles, host: RunHost = currentHost()): void {
   const proc = spec.process!;
   proc.terminal = req.tty;
   // Docker leaves no_new_privs off (setuid binaries work) and rlimits as the daemon's.
@@ -182,10 +195,17 @@ export function applyRunRequest(spec: Spec, req: RunRequest, id: string, files: 
   linux.namespaces = ['pid', 'ipc', 'uts', 'mount', 'cgroup', ...(req.network === 'host' ? [] : ['network'])].map((type) => ({
     type: type as 'pid',
   }));
+  if (host.rootless) {
+    linux.namespaces.push({ type: 'user' });
+    Object.assign(linux, rootlessIdMappings(host.rootless.uid, host.rootless.gid));
+    checkRootlessUser(spec, req, host.rootless);
+    // No devices controller for a user: its user namespace already keeps it from foreign devices.
+    delete linux.resources?.devices;
+  }
   if (req.privileged) {
     linux.maskedPaths = [];
     linux.readonlyPaths = [];
-    linux.resources = { ...(linux.resources ?? {}), devices: [{ allow: true, access: 'rwm' }] };
+    if (!host.rootless) linux.resources = { ...(linux.resources ?? {}), devices: [{ allow: true, access: 'rwm' }] };
   }
   const resources = (linux.resources ??= {});
   if (req.memory !== undefined) resources.memory = { limit: parseBytes(req.memory, '--memory') };
@@ -196,7 +216,8 @@ export function applyRunRequest(spec: Spec, req: RunRequest, id: string, files: 
   }
   if (req.pidsLimit !== undefined) {
     if (req.pidsLimit === 0 || req.pidsLimit < -1) throw new UsageError(`--pids-limit: ${req.pidsLimit} is not a limit (a positive number, or -1 for none)`);
-    resources.pids = { limit: req.pidsLimit };
+    // -1 asks for no limit, which a rootless container without a cgroup has already.
+    if (!(host.rootless && req.pidsLimit === -1)) resources.pids = { limit: req.pidsLimit };
   }
 
   // Mounts: the defaults, then the image's Volumes that no -v or --tmpfs
@@ -204,7 +225,11 @@ export function applyRunRequest(spec: Spec, req: RunRequest, id: string, files: 
   // destination as Docker does (stable: equal depths keep this order), so
   // that a mount on a parent never hides one below it.
   const userMounts = [...req.tmpfs.map(parseTmpfs), ...req.volumes.map(parseVolume)];
-  const mounts = (spec.mounts ?? []).filter((m) => m.type !== 'bind');
+  let mounts = (spec.mounts ?? []).filter((m) => m.type !== 'bind');
+  // Rootless as `spec --rootless` makes mounts, but sysfs stays: in its own
+  // network namespace the container may mount a fresh one (only lo in
+  // /sys/class/net), and with --network host the runtime binds the host's.
+  if (host.rootless) mounts = mounts.map((m) => (m.type === 'sysfs' ? m : rootlessMount(m)));
   const added = imageVolumeMounts(spec.mounts ?? [], userMounts);
   const sysfs = mounts.find((m) => m.destination === '/sys');
   if (sysfs && req.privileged) sysfs.options = (sysfs.options ?? []).filter((o) => o !== 'ro');
@@ -224,6 +249,22 @@ export function applyRunRequest(spec: Spec, req: RunRequest, id: string, files: 
     proc.args = ['/dev/init', '--', ...(proc.args ?? [])];
   }
   spec.mounts = mounts;
+}
+
+/**
+ * With the single mapping only root exists in the container: any other user
+ * (from -u or the image's User) is refused by name rather than left to fail
+ * in setuid. Supplementary groups are dropped: setgroups is denied in a user
+ * namespace an unprivileged user makes, and no group but 0 is mapped there.
+ */
+function checkRootlessUser(spec: Spec, req: RunRequest, ids: { uid: number; gid: number }): void {
+  const user = spec.process!.user;
+  delete user.additionalGids;
+  if (user.uid === 0 && user.gid === 0) return;
+  const who = req.user !== undefined ? `-u ${req.user}` : "the image's User";
+  throw new UsageError(
+    `${who} runs as uid ${user.uid}, gid ${user.gid}, which is not mapped in a rootless container: ccrun maps only root (uid 0, gid 0) in the container to you (uid ${ids.uid}, gid ${ids.gid}), without /etc/subuid ranges; run as root in the container (-u 0) or run ccrun as root`,
+  );
 }
 
 /**
@@ -265,10 +306,27 @@ export function reaperPath(): string {
 }
 
 /** Checks what can be checked from the request alone (before the image is looked at). */
-export function checkRunRequest(req: RunRequest): void {
+export function checkRunRequest(req: RunRequest, host: RunHost = currentHost()): void {
   for (const v of req.volumes) parseVolume(v);
   for (const t of req.tmpfs) parseTmpfs(t);
   capabilitySet(req.capAdd, req.capDrop, req.privileged);
   if (req.memory !== undefined) parseBytes(req.memory, '--memory');
   if (req.init) reaperPath();
+  if (host.rootless) checkRootlessLimits(req, host.rootless.uid);
+}
+
+/** Limits need a cgroup, which an unprivileged user has only where one is delegated to it. */
+function checkRootlessLimits(req: RunRequest, uid: number): void {
+  const asked = [
+    ...(req.memory !== undefined ? ['--memory'] : []),
+    ...(req.cpus !== undefined ? ['--cpus'] : []),
+    ...(req.pidsLimit !== undefined && req.pidsLimit !== -1 ? ['--pids-limit'] : []),
+  ];
+  if (asked.length === 0) return;
+  const { rootlessCgroupProblem } = require('../cgroups') as typeof import('../cgroups');
+  const problem = rootlessCgroupProblem({ uid });
+  if (problem === undefined) return;
+  throw new UsageError(
+    `${asked.join(', ')}: resource limits need a cgroup, and this rootless run has none (${problem}): drop ${asked.length > 1 ? 'them' : 'it'}, or run ccrun as root or as a user with a delegated cgroup v2 (systemd's user@${uid}.service)`,
+  );
 }

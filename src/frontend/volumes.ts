@@ -55,7 +55,7 @@ export function makeImageVolumes(store: ImageStore, rec: ImageRecord, cdir: stri
   const topFirst = rec.layers.map((l) => store.layerPath(l.diffId)).reverse();
   fs.mkdirSync(join(cdir, VOLUMES_DIR), { mode: 0o700 });
   for (const m of volumes) {
-    const where = resolveInLayers(topFirst, m.destination);
+    const where = resolveInLayers(topFirst, m.destination, store.layerFormat);
     if (where.kind === 'not-a-directory') {
       throw new ImageError(
         `the image declares a volume at ${m.destination}, but /${where.rel} is not a directory in the image: a volume cannot cover it (mount a file there with -v HOST-FILE:${m.destination}, or fix the image's Volumes)`,
@@ -66,7 +66,7 @@ export function makeImageVolumes(store: ImageStore, rec: ImageRecord, cdir: stri
     }
     const dir = join(cdir, m.source!);
     if (where.kind === 'directory') {
-      copyMergedDirectory(topFirst, where.rel, dir);
+      copyMergedDirectory(topFirst, where.rel, dir, store.layerFormat);
     } else {
       // Not in the image: an empty volume, as Docker's local driver makes it.
       fs.mkdirSync(dir, { mode: 0o755 });

@@ -40,7 +40,7 @@ interface ImageConfigRootfs {
 type UnpackLayer = (
   store: ImageStore,
   layer: { digest: string; mediaType: string; diffId: string },
-  opts?: { lowerDiffIds?: string[] },
+  opts?: { lowerDiffIds?: string[]; warn?: (msg: string) => void },
 ) => Promise<string>;
 
 export interface PullOptions {
@@ -391,7 +391,7 @@ class Puller {
         if (this.aborted) throw new ImageError('pull aborted');
         this.progress.layer(id, 'extracting');
         try {
-          await fn(s, { digest: l.digest, mediaType: l.mediaType, diffId: l.diffId }, { lowerDiffIds });
+          await fn(s, { digest: l.digest, mediaType: l.mediaType, diffId: l.diffId }, { lowerDiffIds, warn: this.o.warn });
         } catch (e) {
           if ((e as Error).name !== 'LowerLayersNeededError') throw e;
           needLowers = true;
@@ -399,7 +399,7 @@ class Puller {
       });
       if (!needLowers) return;
       await Promise.all(tasks.slice(0, i));
-      await unpacks(() => fn(s, { digest: l.digest, mediaType: l.mediaType, diffId: l.diffId }, { lowerDiffIds }));
+      await unpacks(() => fn(s, { digest: l.digest, mediaType: l.mediaType, diffId: l.diffId }, { lowerDiffIds, warn: this.o.warn }));
     };
     tasks = layers.map(async (l, i) => {
       const id = shortId(l.digest);

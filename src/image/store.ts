@@ -15,6 +15,8 @@ import { join } from 'path';
 import { DigestMismatchError, ImageError, ImageNotFoundError } from './errors';
 import { parseReference, repositoryName, storeName } from './reference';
 import { pidAlive, withFileLock, withFileLockSync } from './lock';
+import { removeTree } from './remove-tree';
+import { layerFormatFor, type LayerFormat } from './unpack/layer-format';
 
 export { MEDIA } from './media-types';
 
@@ -100,7 +102,7 @@ export class ImageStore {
     }
     for (const n of names) {
       const m = /^[a-z]+-(\d+)-/.exec(n);
-      if (m && !pidAlive(Number(m[1]))) fs.rmSync(join(this.tmpDir(), n), { recursive: true, force: true });
+      if (m && !pidAlive(Number(m[1]))) removeTree(join(this.tmpDir(), n));
     }
   }
 
@@ -182,6 +184,25 @@ export class ImageStore {
 
   hasLayer(diffId: string): boolean {
     return fs.existsSync(this.layerPath(diffId));
+  }
+
+  private format?: LayerFormat;
+
+  /**
+   * How this store's layers are written and read: as root writes them, or,
+   * in a store an unprivileged user owns, the rootless way (unpack/layer-format.ts).
+   */
+  get layerFormat(): LayerFormat {
+    if (!this.format) {
+      let owner: number;
+      try {
+        owner = fs.statSync(this.root).uid;
+      } catch {
+        owner = process.geteuid?.() ?? 0; // made by this process when first written
+      }
+      this.format = layerFormatFor(owner);
+    }
+    return this.format;
   }
 
   // ---- locks ----
@@ -340,7 +361,7 @@ export class ImageStore {
         // Rename first so the tree vanishes at once; then delete it at leisure.
         const doomed = this.tmpName('rm');
         fs.renameSync(this.layerPath(l.diffId), doomed);
-        fs.rmSync(doomed, { recursive: true, force: true });
+        removeTree(doomed);
         removedLayers.push(l.diffId);
       }
       return { removedBlobs, removedLayers };

@@ -103,6 +103,36 @@ export function execProcess(saved: Process | undefined, opts: ExecOptions): Proc
   return p;
 }
 
+/** Whether `id` falls in a range of a /proc/PID/{uid,gid}_map ("inside outside count" lines). */
+function isMapped(map: string, id: number): boolean {
+  return map.split('\n').some((line) => {
+    const [inside, , count] = line.trim().split(/\s+/).map(Number);
+    return count > 0 && id >= inside && id < inside + count;
+  });
+}
+
+/** Refuses ids the container's user namespace does not map (setuid would fail with a bare EINVAL). */
+function checkIdsMapped(id: string, initPid: number, proc: Process): void {
+  let uidMap: string;
+  let gidMap: string;
+  try {
+    uidMap = fs.readFileSync(`/proc/${initPid}/uid_map`, 'utf8');
+    gidMap = fs.readFileSync(`/proc/${initPid}/gid_map`, 'utf8');
+  } catch {
+    return; // gone meanwhile: the launch says so
+  }
+  const show = (map: string): string => map.trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' ')).join(', ');
+  const { uid, gid, additionalGids = [] } = proc.user;
+  if (!isMapped(uidMap, uid)) {
+    throw new ConfigError(`exec: uid ${uid} is not mapped in the user namespace of container "${id}" (uid_map: ${show(uidMap)}): run as a mapped user, e.g. --user 0`);
+  }
+  for (const g of [gid, ...additionalGids]) {
+    if (!isMapped(gidMap, g)) {
+      throw new ConfigError(`exec: gid ${g} is not mapped in the user namespace of container "${id}" (gid_map: ${show(gidMap)}): use a mapped group, e.g. --user ${uid}:0`);
+    }
+  }
+}
+
 function writeFileAtomic(path: string, data: string): void {
   const tmp = join(dirname(path), `.${process.pid}.${Date.now()}.tmp`);
   fs.writeFileSync(tmp, data);
@@ -122,6 +152,7 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
     throw new ConfigError(`console socket "${opts.consoleSocket}" does not exist`);
   }
   const proc = execProcess(o.saved.process as Process | undefined, opts);
+  if (o.saved.namespaces.includes('user')) checkIdsMapped(opts.id, o.pid, proc);
   const ownTerminal = Boolean(proc.terminal) && !opts.consoleSocket;
   if (ownTerminal && opts.detach) {
     throw new ConfigError('exec --detach with a terminal needs --console-socket (nobody would hold the terminal)');

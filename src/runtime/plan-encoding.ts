@@ -113,7 +113,7 @@ export function planToRecords(plan: LaunchPlan): WireRecord[] {
   if (plan.rootfs) {
     r.push(['rootfs', plan.rootfs]);
     const o = plan.rootOverlay;
-    if (o) r.push(['overlay', o.base, `lowerdir=${o.lower.join(':')},upperdir=${o.upper},workdir=${o.work}`]);
+    if (o) r.push(['overlay', o.base, `lowerdir=${o.lower.join(':')},upperdir=${o.upper},workdir=${o.work}${o.userxattr ? ',userxattr' : ''}`]);
     r.push(['rootprop', String(plan.rootPropagation)]);
     if (plan.rootfsPropagation) r.push(['rootfsprop', String(plan.rootfsPropagation)]);
     r.push(['nopivot', plan.noPivot ? '1' : '0']);

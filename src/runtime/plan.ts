@@ -155,6 +155,11 @@ export interface RootOverlay {
   lower: string[];
   upper: string;
   work: string;
+  /**
+   * Mount with "userxattr": the layers mark opaque directories with
+   * user.overlay.* (a rootless store; trusted.* needs CAP_SYS_ADMIN on the host).
+   */
+  userxattr?: boolean;
 }
 
 export interface PlanOptions {
@@ -351,8 +356,9 @@ export function buildCreatePlan(spec: Spec, opts: PlanOptions, warn: (m: string)
     throw new ConfigError('config.json: /linux/uidMappings are given but /linux/namespaces has no user namespace');
   }
   const rootless = (process.geteuid?.() ?? 0) !== 0;
-  // An unprivileged writer of gid_map must deny setgroups first.
-  const setgroupsDenied = newUser && rootless;
+  // An unprivileged writer of gid_map must deny setgroups first; and an
+  // unprivileged exec joins a user namespace where it was so denied.
+  const setgroupsDenied = has('user') && rootless;
   const capLast = readCapLast();
 
   const fsOps: FsOp[] = [
@@ -388,7 +394,7 @@ export function buildCreatePlan(spec: Spec, opts: PlanOptions, warn: (m: string)
     namespaces,
     uidMappings,
     gidMappings,
-    setgroups: setgroupsDenied ? 'deny' : undefined,
+    setgroups: newUser && rootless ? 'deny' : undefined,
     rootfs,
     rootOverlay: opts.rootOverlay,
     rootPropagation: prop.root,

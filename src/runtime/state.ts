@@ -4,7 +4,7 @@
 // serialises commands that change the container.
 import * as fs from 'fs';
 import { join } from 'path';
-import { ConfigError, StateError, containerNotFound } from './errors';
+import { ConfigError, HostError, StateError, containerNotFound } from './errors';
 
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
@@ -59,11 +59,27 @@ export function checkContainerId(id: string): void {
   }
 }
 
+/** root: /run/ccrun; other users: $XDG_RUNTIME_DIR/ccrun, or /tmp/ccrun-UID without one (as podman's /tmp/podman-run-UID). */
 export function defaultStateRoot(): string {
   const uid = process.geteuid?.() ?? 0;
   if (uid === 0) return '/run/ccrun';
   const xdg = process.env.XDG_RUNTIME_DIR;
   return xdg ? join(xdg, 'ccrun') : `/tmp/ccrun-${uid}`;
+}
+
+/**
+ * An unprivileged user's state root must be its own: in a shared place such
+ * as /tmp another user could have made it first, and would then see and
+ * steer the containers' state.
+ */
+function checkStateRootOwner(root: string): void {
+  const uid = process.geteuid?.() ?? 0;
+  if (uid === 0) return;
+  const st = fs.lstatSync(root);
+  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o022) !== 0) {
+    const what = !st.isDirectory() ? 'is not a directory' : st.uid !== uid ? `belongs to uid ${st.uid}` : 'may be written by other users';
+    throw new HostError(`the state directory ${root} ${what}: it must be your own (uid ${uid}); set XDG_RUNTIME_DIR or --root to a directory of yours`);
+  }
 }
 
 /** Fields of /proc/PID/stat after the command name: [state, ppid, ...]. */
@@ -118,7 +134,12 @@ export class StateStore {
   /** Makes the container's directory; a second create of one id fails here, atomically. */
   reserve(id: string): string {
     const dir = this.dir(id);
-    fs.mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    try {
+      fs.mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    } catch (e) {
+      throw new HostError(`cannot make the state directory ${this.root}: ${(e as Error).message} (set --root, or XDG_RUNTIME_DIR for a user, to a directory you may write)`);
+    }
+    checkStateRootOwner(this.root);
     try {
       fs.mkdirSync(dir, { mode: 0o711 });
     } catch (e) {

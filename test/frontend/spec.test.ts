@@ -4,7 +4,7 @@ import t from 'tap';
 import * as fs from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { applyRunRequest, capabilitySet, parseBytes, parseEnvEntries, parseTmpfs, parseVolume, DOCKER_DEFAULT_CAPS, type RunRequest } from '../../src/frontend/spec';
+import { applyRunRequest, capabilitySet, parseBytes, parseEnvEntries, parseTmpfs, parseVolume, DOCKER_DEFAULT_CAPS, type RunHost, type RunRequest } from '../../src/frontend/spec';
 import { imageConfigToSpec } from '../../src/image/bundle';
 import { ContainerRecords, checkContainerName, newContainerId, randomName } from '../../src/frontend/records';
 import { rootOverlayFor } from '../../src/frontend/image-root';
@@ -24,9 +24,9 @@ t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
 const files = { hostname: join(work, 'hostname'), hosts: join(work, 'hosts'), resolvConf: join(work, 'resolv.conf') };
 const ID = 'ab'.repeat(32);
 
-function specFor(req: RunRequest) {
-  const spec = imageConfigToSpec({ config: { Cmd: ['sh'] } }, work, {}, { rootPath: join(work, 'merged') });
-  applyRunRequest(spec, req, ID, files);
+function specFor(req: RunRequest, host: RunHost = {}) {
+  const spec = imageConfigToSpec({ config: { Cmd: ['sh'] } }, work, { user: req.user }, { rootPath: join(work, 'merged') });
+  applyRunRequest(spec, req, ID, files, host);
   return spec;
 }
 
@@ -108,6 +108,24 @@ t.test('the root overlay: lower dirs top-most first, short paths relative to the
   t.same(o.lower, ['3'.repeat(64), '2'.repeat(64), '1'.repeat(64)]);
   t.equal(o.upper, `../../containers/${ID}/upper`);
   t.equal(o.work, `../../containers/${ID}/work`);
+});
+
+t.test('rootless: a user namespace mapping root to the user, and only root', async (t) => {
+  const host: RunHost = { rootless: { uid: 1234, gid: 2345 } };
+  const s = specFor(request(), host);
+  t.same(s.linux!.namespaces!.map((n) => n.type).sort(), ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts']);
+  t.same(s.linux!.uidMappings, [{ containerID: 0, hostID: 1234, size: 1 }]);
+  t.same(s.linux!.gidMappings, [{ containerID: 0, hostID: 2345, size: 1 }]);
+  t.notOk(s.mounts!.some((m) => (m.options ?? []).some((o) => /^[ug]id=/.test(o))), 'no uid=/gid= mount options (unmapped ids)');
+  t.equal(s.mounts!.find((m) => m.destination === '/sys')!.type, 'sysfs', 'its own network namespace lets it mount sysfs');
+  t.notOk(s.linux!.resources?.pids, '--pids-limit -1 asks for nothing');
+  t.notOk(specFor(request({ pidsLimit: -1 }), host).linux!.resources?.pids, '--pids-limit -1 asks for nothing');
+  t.notOk(specFor(request({ privileged: true }), host).linux!.resources?.devices, 'no device rules to open up');
+  t.throws(() => specFor(request({ user: '1000' }), host), /-u 1000 runs as uid 1000, gid 0, which is not mapped in a rootless container.*-u 0/);
+  t.throws(() => specFor(request({ user: '0:5' }), host), /gid 5/);
+  const root = specFor(request());
+  t.notOk(root.linux!.namespaces!.some((n) => n.type === 'user'), 'root: no user namespace');
+  t.notOk(root.linux!.uidMappings);
 });
 
 t.test('ids, names and the resolver', async (t) => {

@@ -132,10 +132,10 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-export async function waitFor(cond: () => boolean, ms = 5000): Promise<boolean> {
+export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    if (cond()) return true;
+    if (await cond()) return true;
     await new Promise((r) => setTimeout(r, 20));
   }
   return cond();

@@ -3,12 +3,17 @@
 // opaque directories, modes, owners, symlinks), and paths resolve inside
 // the image, however their symlinks climb.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { ImageStore } from '../../src/image/store';
 import { buildRootfs, unpackLayer } from '../../src/image/unpack';
 import { copyMergedDirectory, resolveInLayers } from '../../src/image/unpack/layer-view';
+import { ROOTLESS_LAYERS } from '../../src/image/unpack/layer-format';
+import { LayerWriter } from '../../src/image/unpack/layer-writer';
+import { TarReader } from '../../src/image/unpack/tar-reader';
+import { mergeLayerDirs } from '../../src/image/unpack/rootfs';
+import { lgetxattr } from '../../src/image/unpack/fs-ops';
 import { describeTree, storeLayer, tarArchive, type EntrySpec, type Teardown } from '../helpers/tar-builder';
 
 const LAYERS: EntrySpec[][] = [
@@ -94,4 +99,38 @@ t.test('paths resolve inside the image: symlinks followed, ".." stops at its roo
   t.same(resolveInLayers(topFirst, '/srv/hidden/f'), { rel: 'srv/hidden/f', kind: 'missing' }, 'hidden by an opaque directory');
   t.same(resolveInLayers(topFirst, '/'), { rel: '', kind: 'directory' });
   t.throws(() => resolveInLayers(topFirst, '/loop'), /more than 40 symlinks/);
+});
+
+t.test("a rootless store's layers are read by their own opaque marker (user.overlay.opaque)", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ccrun-layer-view-rootless-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // Written as a rootless store writes them (as root here, so owners are root's rather than the tar's).
+  const bottomFirst: string[] = [];
+  for (const [i, entries] of LAYERS.entries()) {
+    const layer = join(dir, `layer${i}`);
+    mkdirSync(layer);
+    const writer = new LayerWriter(layer, [...bottomFirst].reverse(), true, ROOTLESS_LAYERS);
+    const reader = new TarReader(writer);
+    reader.feed(tarArchive(entries));
+    reader.end();
+    writer.finish();
+    bottomFirst.push(layer);
+  }
+  const topFirst = [...bottomFirst].reverse();
+  t.equal(lgetxattr(join(topFirst[0], 'srv/data/opq'), 'user.overlay.opaque')?.toString(), 'y');
+  t.equal(lgetxattr(join(topFirst[0], 'srv/data/opq'), 'trusted.overlay.opaque'), null);
+  const rootfs = join(dir, 'rootfs');
+  mergeLayerDirs(bottomFirst, rootfs, ROOTLESS_LAYERS);
+  const tree = (p: string): unknown => [...describeTree(p).entries()].map(([k, v]) => [k, v.type, v.mode, v.sha, v.link]);
+  for (const rel of ['srv/data', 'srv/hidden']) {
+    const target = join(dir, 'copy', rel.replace(/\//g, '_'));
+    copyMergedDirectory(topFirst, rel, target, ROOTLESS_LAYERS);
+    t.same(tree(target), tree(join(rootfs, rel)), `${rel}: the copy equals the flattened rootfs`);
+  }
+  const copy = describeTree(join(dir, 'copy'));
+  t.same([...copy.keys()].filter((k) => k.startsWith('srv_data/opq/')), ['srv_data/opq/new'], 'an opaque directory hides the lower children');
+  t.same([...copy.keys()].filter((k) => k.startsWith('srv_hidden/')), ['srv_hidden/g']);
+  t.notOk(copy.has('srv_data/gone'), 'a whiteout hides the lower file');
+  t.same(resolveInLayers(topFirst, '/srv/hidden/f', ROOTLESS_LAYERS), { rel: 'srv/hidden/f', kind: 'missing' }, 'hidden by an opaque directory');
+  t.same(resolveInLayers(topFirst, '/srv/hidden/f'), { rel: 'srv/hidden/f', kind: 'not-a-directory' }, 'read as root layers, the marker means nothing');
 });

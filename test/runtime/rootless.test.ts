@@ -5,37 +5,22 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { busyboxRootfs, CCRUN } from '../helpers/runtime';
+import { unprivilegedUser } from '../helpers/unprivileged-user';
 
-const USER = 'ccrun-rootless-test';
-const made = spawnSync('id', ['-u', USER]).status !== 0;
-if (made) {
-  const r = spawnSync('useradd', ['--create-home', '--shell', '/bin/sh', USER], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`useradd failed: ${r.stderr}`);
-}
-const uid = Number(spawnSync('id', ['-u', USER], { encoding: 'utf8' }).stdout.trim());
-const gid = Number(spawnSync('id', ['-g', USER], { encoding: 'utf8' }).stdout.trim());
-const runtimeDir = fs.mkdtempSync('/tmp/ccrun-xdg-');
-fs.chownSync(runtimeDir, uid, gid);
-fs.chmodSync(runtimeDir, 0o700);
+const user = unprivilegedUser('ccrun-rootless-test');
+const { uid, gid } = user;
+const USER = user.name;
+const runtimeDir = user.ownedDir('ccrun-xdg-');
 const bundle = fs.mkdtempSync('/tmp/ccrun-rootless-');
 t.teardown(() => {
   as(['sh', '-c', `for c in $(${CCRUN} list -q); do ${CCRUN} delete --force $c; done`]);
   fs.rmSync(bundle, { recursive: true, force: true });
   fs.rmSync(runtimeDir, { recursive: true, force: true });
-  if (made) spawnSync('userdel', ['--remove', USER]);
+  user.dispose();
 });
 
 function as(cmd: string[]): { code: number; stdout: string; stderr: string } {
-  // setpriv drops every privilege; the environment is the one given here.
-  // env -i: the test runner adds NODE_OPTIONS hooks to what it spawns, and
-  // they would write to its root-owned directories as the user.
-  const env = [`XDG_RUNTIME_DIR=${runtimeDir}`, `HOME=/home/${USER}`, `PATH=${process.env.PATH}`];
-  const r = spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--init-groups', 'env', '-i', ...env, ...cmd], {
-    encoding: 'utf8',
-    cwd: bundle,
-    timeout: 30_000,
-  });
-  return { code: r.status ?? 255, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  return user.runSync(cmd, { env: { XDG_RUNTIME_DIR: runtimeDir }, cwd: bundle });
 }
 
 t.test('spec --rootless, then run as an unprivileged user', async (t) => {

@@ -38,10 +38,11 @@ function loadNative(): Partial<NativeFsOps> | null {
   return native;
 }
 
+/** The error keeps the errno's code (EPERM, ...) so callers can tell what the host refused. */
 function fail(what: string, path: string, e: unknown): never {
   const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
   const detail = err.stderr?.length ? err.stderr.toString().trim().split('\n').pop() : err.message;
-  throw new HostError(`${what} ${path}: ${detail}`);
+  throw Object.assign(new HostError(`${what} ${path}: ${detail}`), { code: err.code });
 }
 
 // Python one-liners for the stop-gap: paths and names go in argv, values in hex.

@@ -4,11 +4,13 @@
 // layer-writer.ts), so a layer shared by several images is unpacked once and
 // containers can mount the cache directly as overlay lower layers.
 import { createHash } from 'crypto';
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync } from 'fs';
+import { chmodSync, existsSync, mkdirSync, renameSync } from 'fs';
 import { dirname } from 'path';
 import { DigestMismatchError, ImageError } from '../errors';
+import { removeTree } from '../remove-tree';
 import { openLayerStream, wrapDecompressError } from './decompress';
-import { LayerWriter } from './layer-writer';
+import { ROOT_LAYERS, type LayerFormat } from './layer-format';
+import { LayerWriter, type SkippedEntries } from './layer-writer';
 import { TarReader } from './tar-reader';
 
 export { buildRootfs } from './rootfs';
@@ -27,6 +29,8 @@ export interface LayerCache {
   tmpName(kind: string): string;
   /** An exclusive lock across processes; when present, one unpack of a layer runs at a time. */
   withLock?<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  /** How layers are written (layer-format.ts); default: as root writes them. */
+  readonly layerFormat?: LayerFormat;
 }
 
 export interface LayerRef {
@@ -44,6 +48,8 @@ export interface UnpackOptions {
    * lower layer; those layers must be unpacked already.
    */
   lowerDiffIds?: string[];
+  /** Where to say (once per process) what a rootless unpack left out; default stderr. */
+  warn?: (msg: string) => void;
 }
 
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
@@ -78,10 +84,15 @@ async function unpackUnlocked(store: LayerCache, layer: LayerRef, opts: UnpackOp
     else lowersComplete = false;
   }
   if (!lowersComplete) lowers = [];
+  const format = store.layerFormat ?? ROOT_LAYERS;
+  if (format.rootless && (process.geteuid?.() ?? 0) === 0) {
+    // Root would leave root-owned files that the store's user cannot use or remove.
+    throw new ImageError(`layer ${layer.digest}: this store belongs to an unprivileged user (rootless layers): pull as that user, or give root its own --store`);
+  }
   const scratch = store.tmpName('layer');
   mkdirSync(scratch, 0o755);
   chmodSync(scratch, 0o755); // the layer root: 0755 unless the tar says otherwise
-  const writer = new LayerWriter(scratch, lowers, lowersComplete);
+  const writer = new LayerWriter(scratch, lowers, lowersComplete, format);
   let input: ReturnType<typeof openLayerStream> | undefined;
   try {
     input = openLayerStream(store.blobPath(layer.digest), layer.mediaType);
@@ -102,22 +113,37 @@ async function unpackUnlocked(store: LayerCache, layer: LayerRef, opts: UnpackOp
       );
     }
     writer.finish();
+    reportSkipped(writer.skipped, opts.warn);
   } catch (e) {
     writer.abort();
     input?.cancel();
-    rmSync(scratch, { recursive: true, force: true });
+    removeTree(scratch);
     throw withLayer(input ? wrapDecompressError(input.compression, e as Error) : e, layer.digest);
   }
   mkdirSync(dirname(dest), { recursive: true });
   try {
     renameSync(scratch, dest);
   } catch (e) {
-    rmSync(scratch, { recursive: true, force: true });
+    removeTree(scratch);
     const code = (e as NodeJS.ErrnoException).code;
     // Another unpack of the same layer got there first: its result is as good as ours.
     if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
   }
   return dest;
+}
+
+const reported = new Set<'devices' | 'xattrs'>();
+
+/** What a rootless unpack left out, said once per process: it is the same for every layer. */
+function reportSkipped(skipped: SkippedEntries, warn = (m: string): void => void process.stderr.write(`ccrun: ${m}\n`)): void {
+  if (skipped.devices.length > 0 && !reported.has('devices')) {
+    reported.add('devices');
+    warn(`rootless: device nodes in image layers are not created (only root may make them; a container's /dev comes from ccrun), e.g. /${skipped.devices[0]}`);
+  }
+  if (skipped.xattrs.size > 0 && !reported.has('xattrs')) {
+    reported.add('xattrs');
+    warn(`rootless: extended attributes an unprivileged user may not set are left out of image layers: ${[...skipped.xattrs].sort().join(', ')}`);
+  }
 }
 
 function withLayer(e: unknown, digest: string): Error {

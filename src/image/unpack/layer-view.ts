@@ -9,6 +9,7 @@
 // so no link can lead to a host file.
 import { readlinkSync } from 'fs';
 import { ImageError } from '../errors';
+import { ROOT_LAYERS, type LayerFormat } from './layer-format';
 import { findInLowers, isOpaqueDir, isWhiteout } from './layer-writer';
 import { mergeLayerDirs } from './rootfs';
 import { lstatOrNull } from './safe-path';
@@ -27,10 +28,10 @@ export interface ResolvedImagePath {
 
 /**
  * `path` (absolute, in the image) resolved in the merged view of `topFirst`
- * (layer directories, top-most first). A missing name is taken as the
- * directory mkdir -p would make (a later ".." may lead back to what exists).
+ * (layer directories, top-most first, written in `format`). A missing name is
+ * taken as the directory mkdir -p would make (a later ".." may lead back to what exists).
  */
-export function resolveInLayers(topFirst: string[], path: string): ResolvedImagePath {
+export function resolveInLayers(topFirst: string[], path: string, format: LayerFormat = ROOT_LAYERS): ResolvedImagePath {
   const pending = path.split('/');
   const resolved: string[] = [];
   let links = 0;
@@ -42,7 +43,7 @@ export function resolveInLayers(topFirst: string[], path: string): ResolvedImage
       continue;
     }
     const rel = [...resolved, part].join('/');
-    const found = findInLowers(topFirst, rel);
+    const found = findInLowers(topFirst, rel, format);
     if (found?.stat.isSymbolicLink()) {
       if (++links > MAX_SYMLINKS) throw new ImageError(`the image's ${path} goes through more than ${MAX_SYMLINKS} symlinks (a loop?)`);
       const target = readlinkSync(found.path);
@@ -54,7 +55,7 @@ export function resolveInLayers(topFirst: string[], path: string): ResolvedImage
     resolved.push(part);
   }
   const rel = resolved.join('/');
-  return { rel, kind: rel === '' || findInLowers(topFirst, rel) ? 'directory' : 'missing' };
+  return { rel, kind: rel === '' || findInLowers(topFirst, rel, format) ? 'directory' : 'missing' };
 }
 
 /**
@@ -62,12 +63,12 @@ export function resolveInLayers(topFirst: string[], path: string): ResolvedImage
  * top-most first: it stops at a whiteout, a non-directory, or an opaque
  * directory on the way (each hides every layer below).
  */
-function directoryCopies(topFirst: string[], rel: string): string[] {
+function directoryCopies(topFirst: string[], rel: string, format: LayerFormat): string[] {
   const parts = rel === '' ? [] : rel.split('/');
   const copies: string[] = [];
   for (const layer of topFirst) {
     let cur = layer;
-    let opaque = isOpaqueDir(cur);
+    let opaque = isOpaqueDir(cur, format);
     let present = true;
     for (const part of parts) {
       cur = `${cur}/${part}`;
@@ -77,7 +78,7 @@ function directoryCopies(topFirst: string[], rel: string): string[] {
         break;
       }
       if (isWhiteout(st) || !st.isDirectory()) return copies;
-      opaque ||= isOpaqueDir(cur);
+      opaque ||= isOpaqueDir(cur, format);
     }
     if (present) copies.push(cur);
     if (opaque) return copies;
@@ -91,6 +92,6 @@ function directoryCopies(topFirst: string[], rel: string): string[] {
  * owners, times, xattrs and symlinks as they are; `target` takes the
  * directory's own owner and mode.
  */
-export function copyMergedDirectory(topFirst: string[], rel: string, target: string): void {
-  mergeLayerDirs(directoryCopies(topFirst, rel).reverse(), target);
+export function copyMergedDirectory(topFirst: string[], rel: string, target: string, format: LayerFormat = ROOT_LAYERS): void {
+  mergeLayerDirs(directoryCopies(topFirst, rel, format).reverse(), target, format);
 }

@@ -1,14 +1,15 @@
 // Writes one layer's tar entries into a directory in overlayfs lower-dir
 // format, so the directory can be used directly as an overlay lower layer:
 //  - `.wh.NAME` becomes a character device 0:0 named NAME (an overlay whiteout);
-//  - `.wh..wh..opq` sets trusted.overlay.opaque=y on its directory, wherever
-//    in the layer it comes (before or after that directory's other entries);
+//  - `.wh..wh..opq` sets the opaque xattr (trusted.overlay.opaque=y, or
+//    user.overlay.opaque in a rootless store) on its directory, wherever in
+//    the layer it comes (before or after that directory's other entries);
 //  - other `.wh..wh.*` names (aufs bookkeeping) are dropped;
-//  - trusted.overlay.* xattrs in the tar are ignored (a layer must not steer
-//    overlayfs itself).
+//  - the tar's overlay xattrs are ignored (a layer must not steer overlayfs itself).
 // Ownership is numeric (lchown to the tar's uid/gid), the mode is set after
 // chown (chown clears setuid/setgid), directory modes and mtimes are applied
-// last, deepest first, once their children exist.
+// last, deepest first, once their children exist. A rootless store keeps the
+// user's ownership and has no device nodes (layer-format.ts).
 //
 // Hardlinks to a file of a lower layer: an isolated layer directory cannot
 // link to another layer's inode. What overlayfs itself does on link(2) to a
@@ -35,21 +36,30 @@ import {
   type Stats,
 } from 'fs';
 import { lgetxattr, llistxattr, lsetxattr, lutimes, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from './fs-ops';
+import { keepsLayerXattr, ROOT_LAYERS, type LayerFormat } from './layer-format';
 import { BadLayerEntryError, LowerLayersNeededError, UnsafeLayerEntryError } from './errors';
 import { cleanEntryPath, lstatOrNull, ParentGuard } from './safe-path';
 import type { TarEntry, TarHandler } from './tar-reader';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
-export const OPAQUE_XATTR = 'trusted.overlay.opaque';
+export const OPAQUE_XATTR = ROOT_LAYERS.opaqueXattr;
 
 export function isWhiteout(st: Stats): boolean {
   return st.isCharacterDevice() && st.rdev === 0;
 }
 
-export function isOpaqueDir(abs: string): boolean {
-  const v = lgetxattr(abs, OPAQUE_XATTR);
+export function isOpaqueDir(abs: string, format: LayerFormat = ROOT_LAYERS): boolean {
+  const v = lgetxattr(abs, format.opaqueXattr);
   return v !== null && v.toString() === 'y';
+}
+
+/** What a rootless unpack had to leave out (reported once by the caller). */
+export interface SkippedEntries {
+  /** Paths of the device nodes not made. */
+  devices: string[];
+  /** Names of the xattrs this user may not set (security.capability, trusted.*). */
+  xattrs: Set<string>;
 }
 
 interface DirMeta {
@@ -64,16 +74,19 @@ export class LayerWriter implements TarHandler {
   private readonly dirs = new Map<string, DirMeta>();
   private fd = -1;
   private fileEntry?: TarEntry;
+  readonly skipped: SkippedEntries = { devices: [], xattrs: new Set() };
 
   /**
    * @param root the (new, empty) directory to write into
    * @param lowers unpacked lower layers, top-most first (for hardlinks into them)
    * @param lowersComplete whether `lowers` is every layer below this one
+   * @param format how the store writes layers (root or rootless)
    */
   constructor(
     private readonly root: string,
     private readonly lowers: string[] = [],
     private readonly lowersComplete = false,
+    private readonly format: LayerFormat = ROOT_LAYERS,
   ) {
     this.guard = new ParentGuard(root);
   }
@@ -83,7 +96,7 @@ export class LayerWriter implements TarHandler {
     if (rel === '') {
       if (e.type !== 'dir') throw new UnsafeLayerEntryError(e.path, 'the root of the layer must be a directory');
       this.dirs.set('', { abs: this.root, mode: e.mode, atime: e.atime ?? e.mtime, mtime: e.mtime });
-      lchownSync(this.root, e.uid, e.gid);
+      this.chown(this.root, e.uid, e.gid);
       return;
     }
     const slash = rel.lastIndexOf('/');
@@ -124,11 +137,13 @@ export class LayerWriter implements TarHandler {
         this.hardlink(e, abs);
         return;
       case 'char':
-        mknod(abs, S_IFCHR | (e.mode & 0o7777), e.devmajor, e.devminor);
-        this.meta(e, abs, true);
-        return;
       case 'block':
-        mknod(abs, S_IFBLK | (e.mode & 0o7777), e.devmajor, e.devminor);
+        // Only root may make device nodes; a container's /dev comes from the runtime anyway.
+        if (this.format.rootless) {
+          this.skipped.devices.push(rel);
+          return;
+        }
+        mknod(abs, (e.type === 'char' ? S_IFCHR : S_IFBLK) | (e.mode & 0o7777), e.devmajor, e.devminor);
         this.meta(e, abs, true);
         return;
       case 'fifo':
@@ -150,7 +165,7 @@ export class LayerWriter implements TarHandler {
     this.fd = -1;
     this.fileEntry = undefined;
     try {
-      fchownSync(fd, e.uid, e.gid);
+      if (!this.format.rootless) fchownSync(fd, e.uid, e.gid);
       fchmodSync(fd, e.mode); // after chown: chown clears setuid/setgid
       futimesSync(fd, e.atime ?? e.mtime, e.mtime);
     } finally {
@@ -185,7 +200,7 @@ export class LayerWriter implements TarHandler {
         mkdirSync(dirAbs, 0o755);
         this.guard.remember(dirRel);
       }
-      lsetxattr(dirAbs, OPAQUE_XATTR, Buffer.from('y'));
+      lsetxattr(dirAbs, this.format.opaqueXattr, Buffer.from('y'));
       return;
     }
     if (base.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX)) return; // aufs metadata (.wh..wh.plnk, ...)
@@ -198,7 +213,7 @@ export class LayerWriter implements TarHandler {
     const existing = lstatOrNull(abs);
     if (existing) this.remove(targetRel, abs, existing);
     mknod(abs, S_IFCHR, 0, 0);
-    lchownSync(abs, e.uid, e.gid);
+    this.chown(abs, e.uid, e.gid);
     lutimes(abs, e.atime ?? e.mtime, e.mtime); // the tar's time, so unpacking is reproducible
   }
 
@@ -228,7 +243,7 @@ export class LayerWriter implements TarHandler {
       if (!lower) continue;
       if (!lower.isDirectory()) return;
       const dAbs = `${this.root}/${dirRel}`;
-      lchownSync(dAbs, lower.uid, lower.gid);
+      this.chown(dAbs, lower.uid, lower.gid);
       this.dirs.set(dirRel, { abs: dAbs, mode: lower.mode & 0o7777, atime: lower.atimeMs / 1000, mtime: lower.mtimeMs / 1000 });
       return;
     }
@@ -236,7 +251,7 @@ export class LayerWriter implements TarHandler {
 
   /** Copies a lower layer's file into this layer (see the header comment). */
   private copyUp(e: TarEntry, targetRel: string): Stats {
-    const found = findInLowers(this.lowers, targetRel);
+    const found = findInLowers(this.lowers, targetRel, this.format);
     if (!found) {
       if (!this.lowersComplete) {
         throw new LowerLayersNeededError(
@@ -251,7 +266,7 @@ export class LayerWriter implements TarHandler {
     const dst = `${this.root}/${targetRel}`;
     if (st.isFile()) copyFileSync(src, dst, C.COPYFILE_FICLONE | C.COPYFILE_EXCL);
     else throw new BadLayerEntryError(e.path, `hardlink target "${e.linkname}" in a lower layer is not a regular file`);
-    lchownSync(dst, st.uid, st.gid);
+    this.chown(dst, st.uid, st.gid);
     chmodSync(dst, st.mode & 0o7777);
     for (const name of llistxattr(src)) {
       const v = lgetxattr(src, name);
@@ -261,14 +276,19 @@ export class LayerWriter implements TarHandler {
     return st;
   }
 
+  /** The tar's owner; in a rootless store the user's own, which the file has already. */
+  private chown(abs: string, uid: number, gid: number): void {
+    if (!this.format.rootless) lchownSync(abs, uid, gid);
+  }
+
   private dirMeta(e: TarEntry, rel: string, abs: string): void {
-    lchownSync(abs, e.uid, e.gid);
+    this.chown(abs, e.uid, e.gid);
     this.xattrs(e, abs);
     this.dirs.set(rel, { abs, mode: e.mode, atime: e.atime ?? e.mtime, mtime: e.mtime });
   }
 
   private meta(e: TarEntry, abs: string, chmod: boolean): void {
-    lchownSync(abs, e.uid, e.gid);
+    this.chown(abs, e.uid, e.gid);
     if (chmod) chmodSync(abs, e.mode);
     this.xattrs(e, abs);
     lutimes(abs, e.atime ?? e.mtime, e.mtime);
@@ -276,8 +296,15 @@ export class LayerWriter implements TarHandler {
 
   private xattrs(e: TarEntry, abs: string): void {
     for (const [name, value] of e.xattrs) {
-      if (name.startsWith('trusted.overlay.')) continue;
-      lsetxattr(abs, name, value);
+      if (!keepsLayerXattr(this.format, name)) continue;
+      try {
+        lsetxattr(abs, name, value);
+      } catch (err) {
+        // An unprivileged user may not set security.capability or trusted.*: left out, and said.
+        const code = (err as NodeJS.ErrnoException).code;
+        if (!this.format.rootless || (code !== 'EPERM' && code !== 'ENOTSUP')) throw err;
+        this.skipped.xattrs.add(name);
+      }
     }
   }
 
@@ -304,7 +331,7 @@ function depth(rel: string): number {
  * The top-most lower layer's copy of `rel`, honouring whiteouts, opaque
  * directories and non-directories that hide what is below them.
  */
-export function findInLowers(lowers: string[], rel: string): { path: string; stat: Stats; layer: string } | null {
+export function findInLowers(lowers: string[], rel: string, format: LayerFormat = ROOT_LAYERS): { path: string; stat: Stats; layer: string } | null {
   const parts = rel.split('/');
   for (const layer of lowers) {
     let cur = layer;
@@ -314,7 +341,7 @@ export function findInLowers(lowers: string[], rel: string): { path: string; sta
       const st = lstatOrNull(cur);
       if (!st) {
         // Absent here; an opaque directory on the way hides all lower layers.
-        hidden = anyOpaque(layer, parts.slice(0, i));
+        hidden = anyOpaque(layer, parts.slice(0, i), format);
         break;
       }
       if (isWhiteout(st)) return null;
@@ -327,12 +354,12 @@ export function findInLowers(lowers: string[], rel: string): { path: string; sta
 }
 
 /** Is the layer's root, or any of the directories `parts` walks through, opaque? */
-function anyOpaque(layer: string, parts: string[]): boolean {
+function anyOpaque(layer: string, parts: string[], format: LayerFormat): boolean {
   let cur = layer;
-  if (isOpaqueDir(cur)) return true;
+  if (isOpaqueDir(cur, format)) return true;
   for (const p of parts) {
     cur = `${cur}/${p}`;
-    if (isOpaqueDir(cur)) return true;
+    if (isOpaqueDir(cur, format)) return true;
   }
   return false;
 }

@@ -1,7 +1,7 @@
 // Flattening cached layers (overlay lower-dir format) into one plain
 // directory: the rootfs of a bundle. Layers are applied bottom first, with
 // overlayfs's rules: a whiteout (char device 0:0) deletes the name below, an
-// opaque directory (trusted.overlay.opaque=y) drops the lower children, a
+// opaque directory (its format's opaque xattr, layer-format.ts) drops the lower children, a
 // non-directory replaces whatever was there and a directory over a directory
 // merges. Files are copied (reflinked where the filesystem can), never
 // hardlinked to the cache, so a container writing into its rootfs cannot
@@ -26,18 +26,27 @@ import {
 } from 'fs';
 import { ImageError } from '../errors';
 import { lgetxattr, llistxattr, lsetxattr, lutimes, mknod } from './fs-ops';
+import { keepsLayerXattr, ROOT_LAYERS, type LayerFormat } from './layer-format';
 import { isOpaqueDir, isWhiteout } from './layer-writer';
 import { lstatOrNull } from './safe-path';
 
 export interface LayerDirs {
   layerPath(diffId: string): string;
   hasLayer(diffId: string): boolean | Promise<boolean>;
+  /** How the layers were written (default: by root). */
+  readonly layerFormat?: LayerFormat;
 }
 
 interface Times {
   atime: number;
   mtime: number;
   mode: number;
+}
+
+/** One merge: where directory times go, and how the layers mark what overlayfs reads. */
+interface Merge {
+  times: Map<string, Times>;
+  format: LayerFormat;
 }
 
 /**
@@ -52,7 +61,7 @@ export async function buildRootfs(store: LayerDirs, diffIds: string[], target: s
     }
     dirs.push(store.layerPath(id));
   }
-  mergeLayerDirs(dirs, target);
+  mergeLayerDirs(dirs, target, store.layerFormat);
 }
 
 /**
@@ -60,7 +69,7 @@ export async function buildRootfs(store: LayerDirs, diffIds: string[], target: s
  * bottom first, in lower-dir format) into `target`, which must not exist or
  * be an empty directory; `target` takes the top copy's owner, mode and times.
  */
-export function mergeLayerDirs(dirs: string[], target: string): void {
+export function mergeLayerDirs(dirs: string[], target: string, format: LayerFormat = ROOT_LAYERS): void {
   const existing = lstatOrNull(target);
   if (existing) {
     if (!existing.isDirectory()) throw new ImageError(`${target} exists and is not a directory`);
@@ -69,11 +78,12 @@ export function mergeLayerDirs(dirs: string[], target: string): void {
     mkdirSync(target, { recursive: true, mode: 0o755 });
   }
   const times = new Map<string, Times>();
-  for (const dir of dirs) applyLayer(dir, target, times);
+  const merge: Merge = { times, format };
+  for (const dir of dirs) applyLayer(dir, target, merge);
   // The root takes the top layer's root attributes, as the merged overlay view does.
   if (dirs.length > 0) {
     const top = lstatSync(dirs[dirs.length - 1]);
-    lchownSync(target, top.uid, top.gid);
+    chown(target, top, format);
     times.set(target, { atime: top.atimeMs / 1000, mtime: top.mtimeMs / 1000, mode: top.mode & 0o7777 });
   }
   // Directory modes and mtimes last, children before parents (reverse of first visit).
@@ -85,13 +95,19 @@ export function mergeLayerDirs(dirs: string[], target: string): void {
   }
 }
 
-function applyLayer(layerDir: string, target: string, times: Map<string, Times>): void {
+function applyLayer(layerDir: string, target: string, merge: Merge): void {
   // Within one layer, names sharing an inode are hardlinks: keep them so.
   const links = new Map<number, string>();
-  walk(layerDir, target, links, times);
+  walk(layerDir, target, links, merge);
 }
 
-function walk(src: string, dst: string, links: Map<number, string>, times: Map<string, Times>): void {
+/** The layer's owner; a rootless store's files are the user's, as the copies are already. */
+function chown(d: string, st: Stats, format: LayerFormat): void {
+  if (!format.rootless) lchownSync(d, st.uid, st.gid);
+}
+
+function walk(src: string, dst: string, links: Map<number, string>, merge: Merge): void {
+  const { times, format } = merge;
   for (const name of readdirSync(src)) {
     const s = `${src}/${name}`;
     const d = `${dst}/${name}`;
@@ -107,13 +123,13 @@ function walk(src: string, dst: string, links: Map<number, string>, times: Map<s
         existing = null;
       }
       if (!existing) mkdirSync(d, 0o700);
-      else if (isOpaqueDir(s)) {
+      else if (isOpaqueDir(s, format)) {
         for (const child of readdirSync(d)) rmSync(`${d}/${child}`, { recursive: true, force: true });
       }
-      lchownSync(d, st.uid, st.gid);
-      copyXattrs(s, d);
+      chown(d, st, format);
+      copyXattrs(s, d, format);
       times.set(d, { atime: st.atimeMs / 1000, mtime: st.mtimeMs / 1000, mode: st.mode & 0o7777 });
-      walk(s, d, links, times);
+      walk(s, d, links, merge);
       continue;
     }
     if (existing) rmSync(d, { recursive: true, force: true });
@@ -126,9 +142,9 @@ function walk(src: string, dst: string, links: Map<number, string>, times: Map<s
       links.set(st.ino, d);
     }
     if (!createLike(s, d, st)) continue;
-    lchownSync(d, st.uid, st.gid);
+    chown(d, st, format);
     if (!st.isSymbolicLink()) chmodSync(d, st.mode & 0o7777); // after chown, which clears setuid
-    copyXattrs(s, d);
+    copyXattrs(s, d, format);
     lutimes(d, st.atimeMs / 1000, st.mtimeMs / 1000);
   }
 }
@@ -146,9 +162,9 @@ function createLike(s: string, d: string, st: Stats): boolean {
   return true;
 }
 
-function copyXattrs(s: string, d: string): void {
+function copyXattrs(s: string, d: string, format: LayerFormat): void {
   for (const name of llistxattr(s)) {
-    if (name.startsWith('trusted.overlay.')) continue;
+    if (!keepsLayerXattr(format, name)) continue;
     const v = lgetxattr(s, name);
     if (v !== null) lsetxattr(d, name, v);
   }

@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ConfigError, NotFoundError } from '../errors';
-import type { Mount, Namespace, Spec } from './types';
+import type { IdMapping, Mount, Namespace, Spec } from './types';
 
 export interface DefaultSpecOptions {
   /** Make the spec usable by an unprivileged user (runc spec --rootless). */
@@ -85,20 +85,32 @@ function toRootless(spec: Spec, uid: number, gid: number): void {
   const namespaces: Namespace[] = (linux.namespaces ?? []).filter((ns) => ns.type !== 'network' && ns.type !== 'user');
   namespaces.push({ type: 'user' });
   spec.linux = {
-    uidMappings: [{ containerID: 0, hostID: uid, size: 1 }],
-    gidMappings: [{ containerID: 0, hostID: gid, size: 1 }],
+    ...rootlessIdMappings(uid, gid),
     ...linux,
     namespaces,
   };
+  spec.mounts = (spec.mounts ?? []).map(rootlessMount);
+}
 
-  spec.mounts = (spec.mounts ?? []).map((m): Mount => {
-    if (cleanPath(m.destination) === '/sys') {
-      return { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
-    }
-    if (!m.options) return m;
-    const options = m.options.filter((o) => !o.startsWith('gid=') && !o.startsWith('uid='));
-    return { ...m, options };
-  });
+/**
+ * The one mapping an unprivileged user may write without newuidmap: root in
+ * the container is the caller (uid and gid), and no other id exists there.
+ */
+export function rootlessIdMappings(uid: number, gid: number): { uidMappings: IdMapping[]; gidMappings: IdMapping[] } {
+  return {
+    uidMappings: [{ containerID: 0, hostID: uid, size: 1 }],
+    gidMappings: [{ containerID: 0, hostID: gid, size: 1 }],
+  };
+}
+
+/** A mount as an unprivileged user can make it: the host's /sys bound read-only, no uid=/gid= options. */
+export function rootlessMount(m: Mount): Mount {
+  if (cleanPath(m.destination) === '/sys') {
+    return { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
+  }
+  if (!m.options) return m;
+  const options = m.options.filter((o) => !o.startsWith('gid=') && !o.startsWith('uid='));
+  return { ...m, options };
 }
 
 /** filepath.Clean for absolute paths: "/sys/" and "/sys/." are "/sys". */

@@ -6,7 +6,7 @@
 // See native/init/main.c for the other side.
 import * as fs from 'fs';
 import type { LaunchPlan } from './plan';
-import { planToRecords, encodeRecords, FrameReader } from './plan-encoding';
+import { planToRecords, encodeRecords, FrameReader, type WireRecord } from './plan-encoding';
 import { initHelperPath, native } from '../native';
 import { ContainerSetupError } from './errors';
 
@@ -64,12 +64,45 @@ function readFrames(fd: number, reader: FrameReader, buf: Buffer): string[][] | 
   }
 }
 
+/**
+ * Replaces the seccomp rules in records by the program an earlier run
+ * compiled from the same rules, or asks the helper to send the program it
+ * compiles (see seccomp-cache.ts). Returns what keeps a sent program.
+ */
+function useCompiledSeccomp(records: WireRecord[]): { keep(hex: string): void } | undefined {
+  const isRule = (r: WireRecord): boolean => r[0] === 'scarch' || r[0] === 'scrule';
+  const header = records.find((r) => r[0] === 'seccomp');
+  if (!header) return undefined;
+  // The default action shapes the program; the load flags (the rest of the header) do not.
+  const rules = encodeRecords([header.slice(0, 3), ...records.filter(isRule)]);
+  const { SeccompFilterCache, defaultSeccompCacheDir } = require('./seccomp-cache') as typeof import('./seccomp-cache');
+  const dir = defaultSeccompCacheDir();
+  if (!dir) return undefined;
+  let identity: string;
+  try {
+    const helper = fs.statSync(initHelperPath());
+    identity = `${helper.size} ${helper.mtimeMs} ${require('os').release()} ${process.arch}`;
+  } catch {
+    return undefined;
+  }
+  const cache = new SeccompFilterCache(dir, identity);
+  const program = cache.lookup(rules);
+  if (program) {
+    for (let i = records.length - 1; i >= 0; i--) if (isRule(records[i])) records.splice(i, 1);
+    records.push(['scbpf', program.toString('hex')]);
+    return undefined;
+  }
+  records.push(['scexport']);
+  return { keep: (hex) => cache.store(rules, Buffer.from(hex, 'hex')) };
+}
+
 export function launch(plan: LaunchPlan, opts: LaunchOptions = {}): Launched {
   const n = plan.preserveFds;
   const fds = opts.stdio ? [...opts.stdio] : [0, 1, 2];
   for (let fd = 3; fd < 3 + n; fd++) fds.push(fd);
   const addon = native();
   const records = planToRecords(plan);
+  const compiled = useCompiledSeccomp(records);
   if (opts.consoleFd !== undefined) {
     // fd 3+n is the sync socket (the placeholder there is replaced), 4+n the console end.
     fds.push(opts.consoleFd, opts.consoleFd);
@@ -149,7 +182,8 @@ export function launch(plan: LaunchPlan, opts: LaunchOptions = {}): Launched {
         const reply = [['hookstate', ...states]];
         if (opts.seccompState) reply.push(['seccompstate', opts.seccompState(pid)]);
         send(reply);
-      } else if (tag === 'ready') ready = true;
+      } else if (tag === 'scbpf') compiled?.keep(args[0]);
+      else if (tag === 'ready') ready = true;
     }
   }
   let exitCode: Promise<number> | undefined;

@@ -4,6 +4,8 @@
 // seccomp-notify.test.ts.
 import t from 'tap';
 import * as os from 'os';
+import * as fs from 'fs';
+import * as path from 'path';
 import { ccrun, busyboxSpec, makeBundle, stateRoot, uniqueId, type Tap } from '../helpers/runtime';
 import type { Seccomp, Spec } from '../../src/runtime/config/types';
 import { defaultSeccompProfile } from '../../src/runtime/default-seccomp';
@@ -194,4 +196,44 @@ t.test('a process started with exec gets the container\'s filter too', async (t)
   const r = ccrun(root, ['exec', id, 'mkdir', '/tmp/x']);
   t.equal(r.code, 1);
   t.match(r.stderr, /Permission denied/);
+});
+
+t.test('compiled filters are kept and reused only for exactly the rules they came from', async (t) => {
+  const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'ccrun-seccomp-cache-'));
+  t.teardown(() => fs.rmSync(cache, { recursive: true, force: true }));
+  const env = { ...process.env, CCRUN_SECCOMP_CACHE: cache };
+  const runWith = (seccomp: Seccomp) => {
+    const spec = busyboxSpec(['sh', '-c', 'mkdir /tmp/x; echo rc=$?']);
+    spec.linux!.seccomp = seccomp;
+    return ccrun(root, ['run', '--bundle', makeBundle(t, spec), uniqueId('scc')], { env });
+  };
+  const denyWith = (errnoRet: number): Seccomp => ({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet }] });
+  const files = (): string[] => fs.readdirSync(cache).sort();
+
+  const first = runWith(denyWith(13));
+  t.match(first.stderr, /Permission denied/, first.stderr);
+  const [fileA] = files();
+  t.ok(fileA, 'the compiled program was kept');
+  const again = runWith(denyWith(13));
+  t.match(again.stderr, /Permission denied/, 'the kept program filters the same');
+  t.same(files(), [fileA], 'and nothing new was compiled');
+
+  const other = runWith(denyWith(30));
+  t.match(other.stderr, /Read-only file system/, other.stderr);
+  const fileB = files().find((f) => f !== fileA)!;
+  t.ok(fileB, 'other rules, another program');
+  // B's file replaced by A's (what a name collision or a planted file would
+  // give): B's rules must not load A's program.
+  fs.copyFileSync(path.join(cache, fileA), path.join(cache, fileB));
+  const planted = runWith(denyWith(30));
+  t.match(planted.stderr, /Read-only file system/, 'the program compiled from its own rules');
+  t.notSame(fs.readFileSync(path.join(cache, fileB)), fs.readFileSync(path.join(cache, fileA)), 'and the file was rewritten');
+  fs.writeFileSync(path.join(cache, fileA), 'garbage');
+  t.match(runWith(denyWith(13)).stderr, /Permission denied/, 'a damaged file is compiled again');
+
+  const offSpec = busyboxSpec(['true']);
+  offSpec.linux!.seccomp = denyWith(5);
+  const off = ccrun(root, ['run', '--bundle', makeBundle(t, offSpec), uniqueId('scc')], { env: { ...process.env, CCRUN_SECCOMP_CACHE: 'off' } });
+  t.equal(off.code, 0, off.stderr);
+  t.equal(files().length, 2, 'CCRUN_SECCOMP_CACHE=off keeps nothing');
 });

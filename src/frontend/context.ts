@@ -13,12 +13,17 @@ export interface FrontendGlobals {
 }
 
 export function frontendContext(g: FrontendGlobals): FrontendContext {
-  const selfCommand = [process.execPath, process.argv[1]];
-  if (g.root) selfCommand.push('--root', g.root);
-  if (g.store) selfCommand.push('--store', g.store);
+  const state = new StateStore(g.root);
+  // Spelled out in full: the monitor runs this with an empty environment
+  // (no XDG_RUNTIME_DIR, XDG_DATA_HOME or HOME to find the defaults by) and
+  // from another working directory.
+  const { resolve } = require('path') as typeof import('path');
+  const selfCommand = [process.execPath, resolve(process.argv[1]), '--root', resolve(state.root)];
+  if (g.store) selfCommand.push('--store', resolve(g.store));
+  else selfCommand.push('--store', (require('../image/store') as typeof import('../image/store')).ImageStore.defaultRoot());
   if (g.debug) selfCommand.push('--debug');
   return {
-    runtime: { store: new StateStore(g.root), warn: g.warn, debug: g.debugLog },
+    runtime: { store: state, warn: g.warn, debug: g.debugLog },
     storeRoot: g.store,
     selfCommand,
     warn: g.warn,

@@ -246,6 +246,25 @@ t.test('detached: logs, exec by name, stop, rm', { skip }, async (t) => {
   t.ok(await waitFor(() => user.processes().length === 0, 5000), `no process left (${user.processes().join(' ')})`);
 });
 
+t.test('detached with the default store and state root: the exit is recorded by a monitor that has no environment', { skip }, async (t) => {
+  // No --store/--root: they come from XDG_DATA_HOME and XDG_RUNTIME_DIR,
+  // which the monitor's exit command does not inherit.
+  const env = { XDG_DATA_HOME: join(work, 'xdg-data'), XDG_RUNTIME_DIR: join(work, 'xdg-run') };
+  for (const dir of Object.values(env)) {
+    fs.mkdirSync(dir, { mode: 0o700 });
+    fs.chownSync(dir, user.uid, user.gid);
+  }
+  const cc2 = (args: string[]): Promise<UserResult> => user.run([CCRUN, ...args], { env, timeout: 60_000 });
+  t.teardown(async () => {
+    await cc2(['rm', '-f', 'self-exit']);
+  });
+  const d = await cc2(['run', '-d', '--name', 'self-exit', BB, 'sh', '-c', 'exit 5']);
+  t.equal(d.code, 0, d.stderr);
+  t.ok(await waitFor(async () => /Exited \(5\)/.test((await cc2(['ps', '-a'])).stdout), 10_000), 'the exit code is recorded');
+  const runtimeRoot = join(env.XDG_RUNTIME_DIR, 'ccrun');
+  t.ok(await waitFor(() => !fs.existsSync(runtimeRoot) || fs.readdirSync(runtimeRoot).every((n) => n.startsWith('.')), 10_000), 'and the runtime state removed');
+});
+
 t.test('what cannot work rootless is refused by name, leaving nothing', { skip }, async (t) => {
   const mem = await cc(['run', '--rm', '--memory', '64m', '--cpus', '0.5', BB, 'true']);
   if (mem.code === 0) {

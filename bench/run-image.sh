@@ -85,9 +85,14 @@ ratio() { echo "scale=2; $1 / $2" | bc -l; }
 "${CC[@]}" run --rm "$REG/bench/busybox" true
 "${PM[@]}" run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$REG/bench/busybox" true
 
-echo "image local; $RUNS runs each; median wall time in ms"
-c=$(for _ in $(seq "$RUNS"); do time_ms "${CC[@]}" run --rm "$REG/bench/busybox" true; done | median)
-p=$(for _ in $(seq "$RUNS"); do time_ms "${PM[@]}" run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$REG/bench/busybox" true; done | median)
+echo "image local; $RUNS runs each, alternating (so that a noisy machine slows both alike); median wall time in ms"
+: > "$WORK/cc.ms"; : > "$WORK/pm.ms"
+for _ in $(seq "$RUNS"); do
+  time_ms "${CC[@]}" run --rm "$REG/bench/busybox" true >> "$WORK/cc.ms"
+  time_ms "${PM[@]}" run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$REG/bench/busybox" true >> "$WORK/pm.ms"
+done
+c=$(median < "$WORK/cc.ms")
+p=$(median < "$WORK/pm.ms")
 printf '%-36s %8s %8s %14s\n' 'run --rm busybox true' ccrun podman ccrun/podman
 printf '%-36s %8s %8s %14s\n' '' "$c" "$p" "$(ratio "$c" "$p")"
 

@@ -355,7 +355,7 @@ export const FORWARDED_SIGNALS: NodeJS.Signals[] = [
   'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGABRT', 'SIGUSR1', 'SIGUSR2', 'SIGPIPE', 'SIGALRM', 'SIGTERM',
   'SIGCONT', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGVTALRM', 'SIGPROF', 'SIGXCPU', 'SIGXFSZ', 'SIGIO',
   'SIGPWR', 'SIGSYS', 'SIGTRAP',
-];
+].filter((s) => s !== 'SIGPROF' || !process.execArgv.some((a) => a.startsWith('--cpu-prof'))) as NodeJS.Signals[]; // V8's profiler needs SIGPROF
 
 export interface RunOptions extends CreateOptions {
   detach?: boolean;

@@ -9,18 +9,16 @@ import * as fs from 'fs';
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
 import { startRegistry, MT, type RegistryRig } from '../helpers/registry';
+import { runAsync, waitFor as waitForMs, type Result } from '../helpers/runtime';
+
+/** Detached containers and their monitors get more time on a loaded machine. */
+const waitFor = (cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> => waitForMs(cond, ms);
 import { gzip, tarArchive, type EntrySpec } from '../helpers/tar-builder';
 
 const ROOT = resolve(__dirname, '..', '..');
 const CCRUN = join(ROOT, 'bin', 'ccrun');
 const built = fs.existsSync(join(ROOT, 'dist/frontend/run.js'));
 const skip = !built ? 'dist/ not built (run npx tsc first)' : fs.existsSync('/bin/busybox') ? false : 'busybox-static is not installed (apt-get install busybox-static)';
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 let reg: RegistryRig;
 let work: string;
@@ -31,25 +29,7 @@ let APP: string;
 
 /** Asynchronous: the rig serves from this process's event loop. */
 function cc(args: string[], o: { input?: string; cwd?: string } = {}): Promise<Result> {
-  return new Promise((done, fail) => {
-    const child = spawn(CCRUN, ['--store', store, '--root', state, ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: o.cwd });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', fail);
-    child.on('close', (code, sig) => done({ code: code ?? 128 + (sig ? 9 : 0), stdout, stderr }));
-    child.stdin.end(o.input ?? '');
-  });
-}
-
-async function waitFor(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
+  return runAsync([CCRUN, '--store', store, '--root', state, ...args], o);
 }
 
 function containerDirs(): string[] {

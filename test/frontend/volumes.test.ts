@@ -8,18 +8,16 @@ import * as fs from 'fs';
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
 import { startRegistry, MT, type RegistryRig } from '../helpers/registry';
+import { runAsync, waitFor as waitForMs, type Result } from '../helpers/runtime';
+
+/** Detached containers and their monitors get more time on a loaded machine. */
+const waitFor = (cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> => waitForMs(cond, ms);
 import { gzip, tarArchive, type EntrySpec } from '../helpers/tar-builder';
 
 const ROOT = resolve(__dirname, '..', '..');
 const CCRUN = join(ROOT, 'bin', 'ccrun');
 const built = fs.existsSync(join(ROOT, 'dist/frontend/volumes.js'));
 const skip = !built ? 'dist/ not built (npm run build:ts)' : fs.existsSync('/bin/busybox') ? false : 'busybox-static is not installed (apt-get install busybox-static)';
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 let reg: RegistryRig;
 let work: string;
@@ -34,24 +32,7 @@ let FILEVOL: string;
 
 /** Asynchronous: the registry rig serves from this process's event loop. */
 function cc(args: string[], argv0: string[] = [CCRUN]): Promise<Result> {
-  return new Promise((done, fail) => {
-    const child = spawn(argv0[0], [...argv0.slice(1), '--store', store, '--root', state, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-async function waitFor(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
+  return runAsync([...argv0, '--store', store, '--root', state, ...args]);
 }
 
 function containerDirs(): string[] {

@@ -2,7 +2,7 @@
 // rootfs made once per machine from Debian's busybox-static, bundles in temp
 // dirs (root.path points at the shared rootfs, read-only), a private state
 // root per test file, and cleanup of every container a test made.
-import { spawnSync, execFileSync, type SpawnSyncReturns } from 'child_process';
+import { spawn, spawnSync, execFileSync, type SpawnSyncReturns } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -130,6 +130,24 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Runs a command without blocking the event loop (a registry rig served from
+ * this process must keep answering), with `input` as its whole stdin.
+ */
+export function runAsync(argv: string[], o: { input?: string; cwd?: string } = {}): Promise<Result> {
+  return new Promise((done, fail) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], cwd: o.cwd });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', fail);
+    child.on('close', (code, sig) => done({ code: code ?? 128 + (sig ? 9 : 0), stdout, stderr }));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(o.input ?? '');
+  });
 }
 
 export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<boolean> {

@@ -3,11 +3,9 @@
 // errors are typed and carry the message the user needs.
 import * as fs from 'fs';
 import { dirname, join } from 'path';
-import { loadBundleConfig } from './config/load';
 import type { Hooks, Spec } from './config/types';
 import { buildCreatePlan, type RootOverlay } from './plan';
 import { launch, type Launched } from './launch';
-import { receiveMaster, relayTerminal, terminalPair } from './terminal';
 import { checkContainerId, isSameProcessAlive, processStartTime, type SavedState } from './state';
 import { openContainerCgroup, resourcesWithDefaultDevices, type CgroupRef } from './cgroup-link';
 import { StateError, containerNotFound, CcrunError, ContainerSetupError } from './errors';
@@ -15,6 +13,12 @@ import { parseSignal } from './config/tables';
 import { runHooks, runHooksWarning, stateJson, type HookState } from './hooks';
 import { OCI_VERSION, observe, type RuntimeContext } from './status';
 import { containerProcessState } from './seccomp';
+
+// Loaded when used: the image front end brings its own config, and most
+// containers have no terminal (each module is ~1 ms of a run's start-up).
+const terminalModule = (): typeof import('./terminal') => require('./terminal') as typeof import('./terminal');
+const loadBundleConfig = (bundle: string): ReturnType<typeof import('./config/load').loadBundleConfig> =>
+  (require('./config/load') as typeof import('./config/load')).loadBundleConfig(bundle);
 
 // The read-only side (state, list) lives in status.ts so that those hot
 // commands do not load the create path (plan, launch, hooks).
@@ -114,7 +118,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     cgroup.create(resourcesWithDefaultDevices(spec, rootless));
     cgroupMade = true;
     for (const w of cgroup.warnings) ctx.warn(w);
-    const pair = ownTerminal ? terminalPair() : undefined;
+    const pair = ownTerminal ? terminalModule().terminalPair() : undefined;
     try {
       launched = launch(plan, {
         onPid: (pid) => cgroup.addProcess(pid),
@@ -140,7 +144,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       throw e;
     }
     // Sent before "ready": already waiting in the socket.
-    if (pair) terminal = receiveMaster(pair);
+    if (pair) terminal = terminalModule().receiveMaster(pair);
     const pidStartTime = processStartTime(launched.pid);
     if (!pidStartTime) throw new StateError(`container "${opts.id}" init exited during create`);
     const state: SavedState = {
@@ -374,7 +378,7 @@ export async function runContainer(ctx: RuntimeContext, opts: RunOptions): Promi
   };
   if (!opts.detach) for (const s of FORWARDED_SIGNALS) process.on(s, forward);
   // Before start, so the process sees the user's window size from its first line.
-  const relay = terminal !== undefined ? relayTerminal(terminal) : undefined;
+  const relay = terminal !== undefined ? terminalModule().relayTerminal(terminal) : undefined;
   try {
     await startContainer(ctx, opts.id);
   } catch (e) {

@@ -101,18 +101,33 @@ export function launch(plan: LaunchPlan, opts: LaunchOptions = {}): Launched {
   const fds = opts.stdio ? [...opts.stdio] : [0, 1, 2];
   for (let fd = 3; fd < 3 + n; fd++) fds.push(fd);
   const addon = native();
-  const records = planToRecords(plan);
-  const compiled = useCompiledSeccomp(records);
   if (opts.consoleFd !== undefined) {
     // fd 3+n is the sync socket (the placeholder there is replaced), 4+n the console end.
     fds.push(opts.consoleFd, opts.consoleFd);
-    records.push(['consolefd', String(4 + n)]);
   }
   let spawned: { pid: number; sock: number };
   try {
+    // Spawned before the plan is encoded: its exec and dynamic linking
+    // (twice, with the sealed copy) overlap that work.
     spawned = addon.spawnHelper(initHelperPath(), [String(3 + n)], fds, 3 + n);
   } finally {
     if (opts.consoleFd !== undefined) fs.closeSync(opts.consoleFd);
+  }
+  let records: WireRecord[];
+  try {
+    records = planToRecords(plan);
+  } catch (e) {
+    // The helper waits for a plan that will not come: end it.
+    fs.closeSync(spawned.sock);
+    addon.waitpid(spawned.pid, true);
+    throw e;
+  }
+  if (opts.consoleFd !== undefined) records.push(['consolefd', String(4 + n)]);
+  let compiled: ReturnType<typeof useCompiledSeccomp>;
+  try {
+    compiled = useCompiledSeccomp(records);
+  } catch {
+    compiled = undefined; // a cache that cannot be read only costs time
   }
   const { pid: helperPid, sock } = spawned;
   let sockOpen = true;

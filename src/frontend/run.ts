@@ -85,7 +85,7 @@ export async function createFromImage(fx: FrontendContext, req: RunRequest, id =
         user: req.user,
         workdir: req.workdir,
       }, { rootPath: join(cdir, 'merged') });
-      fs.rmSync(join(cdir, 'userdb'), { recursive: true, force: true });
+      (require('../runtime/remove-dir') as typeof import('../runtime/remove-dir')).removeDirectory(join(cdir, 'userdb'));
       const hostname = req.hostname ?? id.slice(0, 12);
       const files = { hostname: join(cdir, 'etc', 'hostname'), hosts: join(cdir, 'etc', 'hosts'), resolvConf: join(cdir, 'etc', 'resolv.conf') };
       fs.writeFileSync(files.hostname, `${hostname}\n`);

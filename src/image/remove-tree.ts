@@ -5,10 +5,12 @@
 // every file of its own store, so it may make the directories writable first.
 import * as fs from 'fs';
 import { join } from 'path';
+import { removeDirectory } from '../runtime/remove-dir';
 
 export function removeTree(path: string, opts: { maxRetries?: number } = {}): void {
   try {
-    fs.rmSync(path, { recursive: true, force: true, ...opts });
+    if ((process.geteuid?.() ?? 0) === 0) removeDirectory(path);
+    else fs.rmSync(path, { recursive: true, force: true, ...opts });
     return;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;

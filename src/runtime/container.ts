@@ -219,7 +219,11 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
     // wrong between the park and the exec (a startContainer hook, the exec).
     if (result !== undefined) {
       const message = await readToEnd(result);
-      fs.rmSync(ctx.store.startResultPath(id), { force: true });
+      try {
+        fs.unlinkSync(ctx.store.startResultPath(id));
+      } catch {
+        /* removed with the container meanwhile */
+      }
       if (message) throw new ContainerSetupError(`cannot start container "${id}": ${message}`);
     }
     const hooks = o.saved.hooks as Hooks | undefined;

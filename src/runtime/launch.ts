@@ -82,7 +82,7 @@ function useCompiledSeccomp(records: WireRecord[]): { keep(hex: string): void } 
   let identity: string;
   try {
     const helper = fs.statSync(initHelperPath());
-    identity = `${helper.size} ${helper.mtimeMs} ${require('os').release()} ${process.arch}`;
+    identity = `${helper.size} ${helper.mtimeMs} ${fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()} ${process.arch}`;
   } catch {
     return undefined;
   }

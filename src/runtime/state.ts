@@ -193,7 +193,7 @@ export class StateStore {
   }
 
   remove(id: string): void {
-    fs.rmSync(this.dir(id), { recursive: true, force: true });
+    (require('./remove-dir') as typeof import('./remove-dir')).removeDirectory(this.dir(id));
   }
 
   /**

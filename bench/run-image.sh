@@ -111,7 +111,12 @@ pmm=$(start_many pm_one)
 "${PM[@]}" rm -af -t 0 >/dev/null 2>&1 || true
 printf '%-36s %8s %8s %14s\n' "start $MANY containers (-d), total" "$cm" "$pmm" "$(ratio "$cm" "$pmm")"
 
-small=$(for _ in $(seq "$RUNS"); do time_ms "${CC[@]}" run --rm "$REG/bench/busybox" true; done | median)
-big=$(for _ in $(seq "$RUNS"); do time_ms "${CC[@]}" run --rm "$REG/bench/big" true; done | median)
+: > "$WORK/small.ms"; : > "$WORK/big.ms"
+for _ in $(seq "$RUNS"); do
+  time_ms "${CC[@]}" run --rm "$REG/bench/busybox" true >> "$WORK/small.ms"
+  time_ms "${CC[@]}" run --rm "$REG/bench/big" true >> "$WORK/big.ms"
+done
+small=$(median < "$WORK/small.ms")
+big=$(median < "$WORK/big.ms")
 printf '%-36s %8s %8s %14s\n' 'ccrun run --rm IMAGE true' '~5 MB' "~$BIG_MB MB" 'big/small'
 printf '%-36s %8s %8s %14s\n' '' "$small" "$big" "$(ratio "$big" "$small")"

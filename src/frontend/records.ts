@@ -1,7 +1,8 @@
 // Docker-style containers on disk. Each one has a directory in the image
 // store (the same filesystem as the unpacked layers, as overlayfs needs):
 //
-//   <store>/containers/<id>/record.json   what it is: name, image, spec, root overlay
+//   <store>/containers/<id>/record.json   what it is: name, image, command, root overlay
+//   <store>/containers/<id>/spec.json     its OCI config (kept apart: ps and name lookups skip it)
 //   <store>/containers/<id>/upper, work   the overlay's writable layer (kept until rm)
 //   <store>/containers/<id>/merged        the empty directory the root is mounted on
 //   <store>/containers/<id>/etc/          generated hostname, hosts, resolv.conf
@@ -36,6 +37,9 @@ export interface ContainerRecord {
   /** Sent by `stop` first (the image's StopSignal, else SIGTERM). */
   stopSignal: string;
 }
+
+/** What `ps` and name lookups need: a record without its spec. */
+export type ContainerSummary = Omit<ContainerRecord, 'spec'> & { spec?: Spec };
 
 export interface ExitRecord {
   exitCode: number;
@@ -116,19 +120,35 @@ export class ContainerRecords {
     }
   }
 
-  /** Every complete record (a directory still being made has none yet). */
-  list(): ContainerRecord[] {
-    const out: ContainerRecord[] = [];
+  /**
+   * Every complete record (a directory still being made has none yet),
+   * without its spec: names and states only, so that `run` and `ps` do not
+   * parse every container's config (a seccomp profile makes each ~100 KB).
+   */
+  list(): ContainerSummary[] {
+    const out: ContainerSummary[] = [];
     for (const id of this.ids()) {
-      const r = this.read(id);
+      const r = this.readSummary(id);
       if (r) out.push(r);
     }
     return out;
   }
 
-  read(id: string): ContainerRecord | undefined {
+  private readSummary(id: string): ContainerSummary | undefined {
     try {
-      return JSON.parse(fs.readFileSync(join(this.containerDir(id), 'record.json'), 'utf8')) as ContainerRecord;
+      return JSON.parse(fs.readFileSync(join(this.containerDir(id), 'record.json'), 'utf8')) as ContainerSummary;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The whole record, spec included (kept in spec.json; inline in records of older ccruns). */
+  read(id: string): ContainerRecord | undefined {
+    const summary = this.readSummary(id);
+    if (!summary) return undefined;
+    if (summary.spec) return summary as ContainerRecord;
+    try {
+      return { ...summary, spec: JSON.parse(fs.readFileSync(join(this.containerDir(id), 'spec.json'), 'utf8')) as Spec };
     } catch {
       return undefined;
     }
@@ -136,9 +156,13 @@ export class ContainerRecords {
 
   write(rec: ContainerRecord): void {
     const dir = this.containerDir(rec.id);
-    const tmp = join(dir, `.record.json.${process.pid}`);
-    fs.writeFileSync(tmp, JSON.stringify(rec, null, 1), { mode: 0o600 });
-    fs.renameSync(tmp, join(dir, 'record.json'));
+    const { spec, ...summary } = rec;
+    // The spec first: a record.json is only there once its container is whole.
+    for (const [name, data] of [['spec.json', JSON.stringify(spec)], ['record.json', JSON.stringify(summary, null, 1)]]) {
+      const tmp = join(dir, `.${name}.${process.pid}`);
+      fs.writeFileSync(tmp, data, { mode: 0o600 });
+      fs.renameSync(tmp, join(dir, name));
+    }
   }
 
   readExit(id: string): ExitRecord | undefined {
@@ -167,11 +191,11 @@ export class ContainerRecords {
   find(ref: string): ContainerRecord | undefined {
     const all = this.list();
     const byName = all.find((r) => r.name === ref || r.name === ref.replace(/^\//, ''));
-    if (byName) return byName;
+    if (byName) return this.read(byName.id);
     if (!/^[0-9a-f]+$/.test(ref)) return undefined;
     const hits = all.filter((r) => r.id.startsWith(ref));
     if (hits.length > 1) throw new StateError(`"${ref}" matches ${hits.length} containers: give more of the id`);
-    return hits[0];
+    return hits.length ? this.read(hits[0].id) : undefined;
   }
 
   require(ref: string): ContainerRecord {

@@ -53,12 +53,12 @@ function containerDir(name: string): string {
   throw new Error(`no container named ${name}`);
 }
 
-/** The container's volume directories, by the mount destination their record gives them. */
+/** The container's volume directories, by the mount destination its spec gives them. */
 function volumeDirs(name: string): Map<string, string> {
   const dir = containerDir(name);
-  const rec = JSON.parse(fs.readFileSync(join(dir, 'record.json'), 'utf8'));
+  const spec = JSON.parse(fs.readFileSync(join(dir, 'spec.json'), 'utf8'));
   const out = new Map<string, string>();
-  for (const m of rec.spec.mounts) if (m.type === 'bind' && m.source.startsWith(join(dir, 'volumes') + '/')) out.set(m.destination, m.source);
+  for (const m of spec.mounts) if (m.type === 'bind' && m.source.startsWith(join(dir, 'volumes') + '/')) out.set(m.destination, m.source);
   return out;
 }
 

@@ -125,6 +125,27 @@ export async function createFromImage(fx: FrontendContext, req: RunRequest, id =
   });
 }
 
+/**
+ * The runtime container of a record, made afresh (the state a previous run
+ * left, if any, goes first): its kept root, its spec, how it is run.
+ */
+async function createFromRecord(
+  fx: FrontendContext,
+  rec: ContainerRecord,
+  how: Pick<import('../runtime/container').CreateOptions, 'stdio' | 'wait' | 'ownTerminal' | 'monitor'>,
+): Promise<import('../runtime/container').Created> {
+  const { createContainer, deleteContainer } = await import('../runtime/container');
+  if (fx.runtime.store.exists(rec.id)) await deleteContainer(fx.runtime, rec.id, true);
+  return createContainer(fx.runtime, {
+    ...how,
+    id: rec.id,
+    bundle: records(fx).containerDir(rec.id),
+    spec: rec.spec,
+    rootOverlay: rec.rootOverlay,
+    extra: { frontend: true, name: rec.name, image: rec.image },
+  });
+}
+
 /** Signals a foreground run passes on to the container (as the runtime's run). */
 async function forwardedSignals(): Promise<NodeJS.Signals[]> {
   return (await import('../runtime/container')).FORWARDED_SIGNALS;
@@ -141,26 +162,19 @@ export interface StartHooks {
  * state (and, with --rm, everything). Returns the exit code.
  */
 export async function runOnce(fx: FrontendContext, rec: ContainerRecord, hooks: StartHooks = {}): Promise<number> {
-  const { createContainer, startContainer, deleteContainer } = await import('../runtime/container');
+  const { startContainer, deleteContainer } = await import('../runtime/container');
   const ctx = fx.runtime;
   const recs = records(fx);
-  const cdir = recs.containerDir(rec.id);
   const startedAt = new Date().toISOString();
   let launched;
   let terminal: number | undefined;
   // Without -i the command reads nothing of ours, as with docker run.
   const devNull = rec.interactive ? undefined : fs.openSync('/dev/null', 'r');
   try {
-    if (ctx.store.exists(rec.id)) await deleteContainer(ctx, rec.id, true);
-    ({ launched, terminal } = await createContainer(ctx, {
+    ({ launched, terminal } = await createFromRecord(fx, rec, {
       stdio: devNull === undefined ? undefined : [devNull, 1, 2],
-      id: rec.id,
-      bundle: cdir,
-      spec: rec.spec,
-      rootOverlay: rec.rootOverlay,
       wait: true,
       ownTerminal: Boolean(rec.spec.process?.terminal),
-      extra: { frontend: true, name: rec.name, image: rec.image },
     }));
   } catch (e) {
     hooks.onStarted?.(e as Error);
@@ -223,21 +237,14 @@ export async function runForeground(fx: FrontendContext, rec: ContainerRecord): 
  * command exits. No Node process stays behind for the container.
  */
 export async function startMonitored(fx: FrontendContext, rec: ContainerRecord): Promise<void> {
-  const { createContainer, startContainer, deleteContainer } = await import('../runtime/container');
+  const { startContainer, deleteContainer } = await import('../runtime/container');
   const ctx = fx.runtime;
-  const recs = records(fx);
-  if (ctx.store.exists(rec.id)) await deleteContainer(ctx, rec.id, true);
-  const log = fs.openSync(recs.logPath(rec.id), 'a', 0o600);
+  const log = fs.openSync(records(fx).logPath(rec.id), 'a', 0o600);
   const devNull = fs.openSync('/dev/null', 'r');
   try {
-    await createContainer(ctx, {
-      id: rec.id,
-      bundle: recs.containerDir(rec.id),
-      spec: rec.spec,
-      rootOverlay: rec.rootOverlay,
+    await createFromRecord(fx, rec, {
       stdio: [devNull, log, log],
       monitor: { keepStdin: Boolean(rec.interactive), exitCommand: [...fx.selfCommand, 'start', rec.id, '--exited', '{code}', '--init-pid', '{pid}'] },
-      extra: { frontend: true, name: rec.name, image: rec.image },
     });
   } finally {
     fs.closeSync(log);

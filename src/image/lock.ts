@@ -3,6 +3,7 @@
 // second, short-lived lock, so two breakers cannot remove each other's fresh
 // lock). Used by the image store; not re-entrant.
 import * as fs from 'fs';
+import { removeFile } from '../runtime/remove-dir';
 
 let sleepCell: Int32Array | undefined;
 
@@ -55,7 +56,7 @@ function breakIfStale(path: string): void {
     fs.closeSync(fs.openSync(breaker, 'wx', 0o600));
   } catch {
     try {
-      if (Date.now() - fs.statSync(breaker).mtimeMs > 10000) unlinkQuiet(breaker);
+      if (Date.now() - fs.statSync(breaker).mtimeMs > 10000) removeFile(breaker);
     } catch {
       /* gone already */
     }
@@ -63,11 +64,11 @@ function breakIfStale(path: string): void {
   }
   try {
     const again = Number(fs.readFileSync(path, 'utf8').trim() || NaN);
-    if (again === owner || (Number.isNaN(again) && Number.isNaN(owner))) unlinkQuiet(path);
+    if (again === owner || (Number.isNaN(again) && Number.isNaN(owner))) removeFile(path);
   } catch {
     /* released meanwhile */
   } finally {
-    unlinkQuiet(breaker);
+    removeFile(breaker);
   }
 }
 
@@ -81,7 +82,7 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promi
   try {
     return await fn();
   } finally {
-    unlinkQuiet(path);
+    removeFile(path);
   }
 }
 
@@ -95,15 +96,6 @@ export function withFileLockSync<T>(path: string, fn: () => T): T {
   try {
     return fn();
   } finally {
-    unlinkQuiet(path);
-  }
-}
-
-/** unlink, absent being fine (fs.rmSync would load Node's rimraf: ~1 ms of each run). */
-function unlinkQuiet(path: string): void {
-  try {
-    fs.unlinkSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    removeFile(path);
   }
 }

@@ -13,6 +13,7 @@ import { parseSignal } from './config/tables';
 import { runHooks, runHooksWarning, stateJson, type HookState } from './hooks';
 import { OCI_VERSION, observe, type RuntimeContext } from './status';
 import { containerProcessState } from './seccomp';
+import { removeFile } from './remove-dir';
 
 // Loaded when used: the image front end brings its own config, and most
 // containers have no terminal (each module is ~1 ms of a run's start-up).
@@ -219,11 +220,7 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
     // wrong between the park and the exec (a startContainer hook, the exec).
     if (result !== undefined) {
       const message = await readToEnd(result);
-      try {
-        fs.unlinkSync(ctx.store.startResultPath(id));
-      } catch {
-        /* removed with the container meanwhile */
-      }
+      removeFile(ctx.store.startResultPath(id));
       if (message) throw new ContainerSetupError(`cannot start container "${id}": ${message}`);
     }
     const hooks = o.saved.hooks as Hooks | undefined;

@@ -6,6 +6,15 @@
 import * as fs from 'fs';
 import { join } from 'path';
 
+/** unlink, absent being fine (fs.rmSync would load Node's rimraf even for a file). */
+export function removeFile(path: string): void {
+  try {
+    fs.unlinkSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
 /** Removes path and everything below it; absent is fine. Anything unusual goes to fs.rmSync. */
 export function removeDirectory(path: string): void {
   try {

@@ -106,6 +106,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     spec,
     { bundle, id: opts.id, fifo, startResult: ctx.store.startResultPath(opts.id), consoleSocket: opts.consoleSocket, noPivot: opts.noPivot, preserveFds: opts.preserveFds, wait: opts.wait, cgroupPaths: cgroup.paths(), rootOverlay: opts.rootOverlay },
     ctx.warn,
+    ctx.debug,
   );
   if (opts.monitor) plan.monitor = { ...opts.monitor, terminal: monitorTerminal };
 

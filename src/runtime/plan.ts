@@ -314,10 +314,10 @@ function rootPropagation(spec: Spec): { root: number; rootfs: number } {
   return { root: shared ? MS.SLAVE | MS.REC : flag | MS.REC, rootfs: flag };
 }
 
-export function buildCreatePlan(spec: Spec, opts: PlanOptions, warn: (m: string) => void = () => {}): LaunchPlan {
+export function buildCreatePlan(spec: Spec, opts: PlanOptions, warn: (m: string) => void = () => {}, debug: (m: string) => void = () => {}): LaunchPlan {
   refuseUnsupported(spec);
   checkHooks(spec.hooks);
-  const lsm = planLsm(spec);
+  const lsm = planLsm(spec, debug);
   if (!spec.process) throw new ConfigError('config.json: /process is required to create a container');
   if (!spec.root) throw new ConfigError('config.json: /root is required on Linux');
   const rootfs = resolve(opts.bundle, spec.root.path);

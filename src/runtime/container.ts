@@ -129,10 +129,14 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
         // Just before pivot_root: the runtime's hooks, then the init's.
         onHooks: (pid) => {
           hooksReached = true;
-          const hookState = (status: HookState['status']): HookState => ({ ociVersion: OCI_VERSION, id: opts.id, status, pid, bundle, annotations: spec.annotations });
-          runHooks('prestart', spec.hooks, hookState('creating'));
-          runHooks('createRuntime', spec.hooks, hookState('creating'));
-          return [stateJson(hookState('creating')), stateJson(hookState('created'))];
+          // "created": runtime.md's state once the environment is made (after
+          // lifecycle step 2), and these hooks are steps 3 to 5. crun passes
+          // the same; runc passes "creating" (README, Hooks).
+          const state: HookState = { ociVersion: OCI_VERSION, id: opts.id, status: 'created', pid, bundle, annotations: spec.annotations };
+          runHooks('prestart', spec.hooks, state);
+          runHooks('createRuntime', spec.hooks, state);
+          // For the init: createContainer's state, then startContainer's.
+          return [stateJson(state), stateJson(state)];
         },
         // The agent gets it with the fd once the filter is loaded, just before
         // the process's exec: at `start`, not during create as with runc

@@ -193,6 +193,8 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
     uidMappings: [],
     gidMappings: [],
     setgroups: undefined,
+    // No mount namespace to join: the root is the init's chroot (shared-mount-ns.ts).
+    chroot: o.saved.namespaces.includes('mount') ? undefined : `/proc/${pid}/root`,
   };
 
   const cgroup = o.saved.cgroup ? openContainerCgroup({ id: opts.id, ...o.saved.cgroup }) : undefined;

@@ -362,7 +362,7 @@ export function buildCreatePlan(spec: Spec, opts: PlanOptions, warn: (m: string)
   // unprivileged exec joins a user namespace where it was so denied.
   const setgroupsDenied = has('user') && rootless;
   // No mount namespace: the caller's is shared, as runc does it (shared-mount-ns.ts).
-  if (!has('mount')) checkWithoutMountNamespace(spec, { newUser, rootless, rootOverlay: Boolean(opts.rootOverlay) });
+  if (!has('mount')) checkWithoutMountNamespace({ newUser, rootless, rootOverlay: Boolean(opts.rootOverlay) });
   const capLast = readCapLast();
 
   const fsOps: FsOp[] = [

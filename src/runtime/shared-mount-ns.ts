@@ -7,7 +7,6 @@
 // with everything below it, at delete, or when create fails.
 import { readFileSync, readlinkSync } from 'fs';
 import { native } from '../native';
-import type { Spec } from './config/types';
 import { ConfigError, StateError } from './errors';
 
 /** What create mounted in the caller's mount namespace (saved in the state). */
@@ -20,12 +19,11 @@ export interface SharedRootMount {
 }
 
 /** What cannot work without a mount namespace, refused by name before anything is made. */
-export function checkWithoutMountNamespace(spec: Spec, o: { newUser: boolean; rootless: boolean; rootOverlay: boolean }): void {
+export function checkWithoutMountNamespace(o: { newUser: boolean; rootless: boolean; rootOverlay: boolean }): void {
   const why = 'cannot mount the rootfs in the caller\'s mount namespace';
   if (o.newUser) throw new ConfigError(`config.json: /linux/namespaces has a new user namespace but no mount namespace: its root ${why} (add {"type": "mount"})`);
   if (o.rootless) throw new ConfigError(`config.json: /linux/namespaces has no mount namespace: ccrun run by a non-root user ${why} (add {"type": "mount"})`);
   if (o.rootOverlay) throw new ConfigError('an overlay root needs a mount namespace of the container\'s own');
-  if (!spec.root) throw new ConfigError('config.json: /root is required on Linux');
 }
 
 export function currentMountNs(): string {

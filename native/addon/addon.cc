@@ -7,6 +7,7 @@
 #include <string.h>
 #include <string>
 #include <vector>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -47,6 +48,15 @@ static Napi::Value Mknod(const Napi::CallbackInfo &info) {
   mode_t mode = info[1].As<Napi::Number>().Uint32Value();
   dev_t dev = (dev_t)info[2].As<Napi::Number>().Int64Value();
   if (mknod(path.c_str(), mode, dev) != 0) return ThrowErrno(info.Env(), "mknod " + path, errno);
+  return info.Env().Undefined();
+}
+
+// umount2(MNT_DETACH | UMOUNT_NOFOLLOW): the top-most mount at path, with
+// everything mounted below it (a container's rootfs bind in the caller's
+// mount namespace, at delete).
+static Napi::Value DetachMount(const Napi::CallbackInfo &info) {
+  std::string path = info[0].As<Napi::String>();
+  if (umount2(path.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0) return ThrowErrno(info.Env(), "umount " + path, errno);
   return info.Env().Undefined();
 }
 
@@ -311,6 +321,7 @@ static Napi::Value SeccompFlagsSupported(const Napi::CallbackInfo &info) {
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("mknod", Napi::Function::New(env, Mknod));
+  exports.Set("detachMount", Napi::Function::New(env, DetachMount));
   exports.Set("lsetxattr", Napi::Function::New(env, Lsetxattr));
   exports.Set("lgetxattr", Napi::Function::New(env, Lgetxattr));
   exports.Set("llistxattr", Napi::Function::New(env, Llistxattr));

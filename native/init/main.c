@@ -357,6 +357,10 @@ static int run_exec(const struct plan *p) {
   if (pid == 0) {
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (setsid() < 0) fail_errno("setsid");
+    /* A container without a mount namespace: its root is the init's chroot,
+     * which joining namespaces does not give (chroot ROOT: /proc/INIT/root). */
+    const char *root = plan_get(p, "chroot", 1, NULL);
+    if (root && (chroot(root) != 0 || chdir("/") != 0)) fail_errno("enter the container's root %s", root);
     static char exe[4096];
     const char *path = resolve_executable(p, exe, sizeof exe);
     prepare_process_early(p);

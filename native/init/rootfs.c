@@ -330,7 +330,28 @@ static void make_parent_mount_private(const char *path) {
   mount(NULL, best, NULL, MS_PRIVATE, NULL);
 }
 
+/* Whether the container has a mount namespace of its own (new or joined).
+ * Without one (runtime-spec: an unlisted namespace is the runtime's), the
+ * rootfs is set up in the caller's mount namespace, as runc does: nothing
+ * may change the caller's own mounts (no propagation change of /, no
+ * pivot_root, no MS_MOVE: they would act on every process sharing it), so
+ * the root is entered with chroot, and what we mount stays under the rootfs
+ * bind, which `delete` detaches. */
+static int own_mount_namespace(const struct plan *p) {
+  for (int i = 0; i < p->nrecords; i++) {
+    const struct record *r = &p->records[i];
+    if (strcmp(r->fields[0], "ns") == 0 && r->nfields >= 2 && strcmp(r->fields[1], "mount") == 0) return 1;
+  }
+  return 0;
+}
+
 static void enter_root(const struct plan *p) {
+  if (!own_mount_namespace(p)) {
+    if (chdir(rootfs_path) != 0) fail_errno("chdir %s", rootfs_path);
+    if (chroot(".") != 0) fail_errno("chroot to the rootfs (no mount namespace)");
+    if (chdir("/") != 0) fail_errno("chdir /");
+    return;
+  }
   if (plan_get_ll(p, "nopivot", 1, 0)) {
     if (chdir(rootfs_path) != 0) fail_errno("chdir %s", rootfs_path);
     if (mount(rootfs_path, "/", NULL, MS_MOVE, NULL) != 0) fail_errno("move the rootfs to /");
@@ -411,12 +432,19 @@ static void mount_root_overlay(const struct record *r) {
 
 void setup_rootfs(const struct plan *p) {
   rootfs_path = plan_get(p, "rootfs", 1, NULL);
-  unsigned long rootprop = (unsigned long)plan_get_ll(p, "rootprop", 1, MS_SLAVE | MS_REC);
-  if (mount(NULL, "/", NULL, rootprop, NULL) != 0) fail_errno("set the propagation of / in the container");
-  make_parent_mount_private(rootfs_path);
+  int own_ns = own_mount_namespace(p);
+  if (own_ns) {
+    unsigned long rootprop = (unsigned long)plan_get_ll(p, "rootprop", 1, MS_SLAVE | MS_REC);
+    if (mount(NULL, "/", NULL, rootprop, NULL) != 0) fail_errno("set the propagation of / in the container");
+    make_parent_mount_private(rootfs_path);
+  }
   const struct record *overlay = plan_find(p, "overlay");
   if (overlay) mount_root_overlay(overlay);
   if (mount(rootfs_path, rootfs_path, NULL, MS_BIND | MS_REC, NULL) != 0) fail_errno("bind mount the rootfs %s", rootfs_path);
+  /* In the caller's namespace: the container's mounts below stay out of the
+   * caller's peer groups (only the bind itself propagates, and so does its
+   * unmount at delete). */
+  if (!own_ns && mount(NULL, rootfs_path, NULL, MS_PRIVATE | MS_REC, NULL) != 0) fail_errno("make the rootfs bind %s private", rootfs_path);
   root_fd = open(rootfs_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) fail_errno("open the rootfs %s", rootfs_path);
 

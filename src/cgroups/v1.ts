@@ -133,11 +133,9 @@ export class CgroupV1 implements CgroupManager {
       [!!r.devices, 'devices', `${F}.devices`],
     ];
     for (const [wanted, c, field] of need) if (wanted) this.dir(c, field);
-    if (r.memory && (r.memory.kernel !== undefined || r.memory.kernelTCP !== undefined)) {
-      this.warnings.push(`${F}.memory.kernel and kernelTCP are deprecated and ignored (as runc does)`);
-    }
-
     const m = r.memory;
+    if (m) this.checkMemoryFiles(m);
+
     if (m) {
       const md = this.dirs.memory;
       if (m.checkBeforeUpdate && live && m.limit !== undefined && m.limit > 0) {
@@ -153,6 +151,14 @@ export class CgroupV1 implements CgroupManager {
       if (swap !== undefined && swap !== 0 && swap !== -1 && m.limit !== undefined && m.limit !== -1 && swap < m.limit) {
         throw new ConfigError(`${F}.memory.swap (${swap}) must be >= ${F}.memory.limit (${m.limit}): it is memory+swap`);
       }
+      if (m.swappiness !== undefined && m.swappiness !== null && (m.swappiness < 0 || m.swappiness > 100)) {
+        throw new ConfigError(`${F}.memory.swappiness: ${m.swappiness} is not in 0..100`);
+      }
+      // The first writes, those a kernel may refuse or ignore (use_hierarchy 0
+      // is refused by kernels that are always hierarchical): refused before anything changed.
+      if (m.useHierarchy !== undefined) this.write('memory', 'memory.use_hierarchy', m.useHierarchy ? '1' : '0', `${F}.memory.useHierarchy`);
+      if (m.kernel !== undefined && m.kernel !== 0) this.writeKernelMemory(m.kernel);
+      if (m.kernelTCP !== undefined && m.kernelTCP !== 0) this.write('memory', 'memory.kmem.tcp.limit_in_bytes', String(m.kernelTCP), `${F}.memory.kernelTCP`);
       const writeLimit = (): void => {
         if (m.limit !== undefined) this.write('memory', 'memory.limit_in_bytes', String(m.limit), `${F}.memory.limit`);
       };
@@ -169,12 +175,8 @@ export class CgroupV1 implements CgroupManager {
         writeSwap();
       }
       if (m.reservation !== undefined) this.write('memory', 'memory.soft_limit_in_bytes', String(m.reservation), `${F}.memory.reservation`);
-      if (m.swappiness !== undefined && m.swappiness !== null) {
-        if (m.swappiness < 0 || m.swappiness > 100) throw new ConfigError(`${F}.memory.swappiness: ${m.swappiness} is not in 0..100`);
-        this.write('memory', 'memory.swappiness', String(m.swappiness), `${F}.memory.swappiness`);
-      }
+      if (m.swappiness !== undefined && m.swappiness !== null) this.write('memory', 'memory.swappiness', String(m.swappiness), `${F}.memory.swappiness`);
       if (m.disableOOMKiller !== undefined) this.write('memory', 'memory.oom_control', m.disableOOMKiller ? '1' : '0', `${F}.memory.disableOOMKiller`);
-      if (m.useHierarchy !== undefined) this.write('memory', 'memory.use_hierarchy', m.useHierarchy ? '1' : '0', `${F}.memory.useHierarchy`);
     }
 
     const c = r.cpu;
@@ -251,6 +253,40 @@ export class CgroupV1 implements CgroupManager {
       for (const [i, rule] of rules.entries()) {
         this.write('devices', rule.allow ? 'devices.allow' : 'devices.deny', v1RuleLine(rule), `${F}.devices[${i}]`);
       }
+    }
+  }
+
+  /** Each memory field's file must be there (a kernel built without it, or newer than it): refused by name before anything is written. */
+  private checkMemoryFiles(m: NonNullable<Resources['memory']>): void {
+    const F = 'linux.resources.memory';
+    const files: [boolean, string, string][] = [
+      [m.kernel !== undefined && m.kernel !== 0, 'memory.kmem.limit_in_bytes', 'kernel'],
+      [m.kernelTCP !== undefined && m.kernelTCP !== 0, 'memory.kmem.tcp.limit_in_bytes', 'kernelTCP'],
+      [m.reservation !== undefined, 'memory.soft_limit_in_bytes', 'reservation'],
+      [m.swappiness !== undefined && m.swappiness !== null, 'memory.swappiness', 'swappiness'],
+      [m.disableOOMKiller !== undefined, 'memory.oom_control', 'disableOOMKiller'],
+      [m.useHierarchy !== undefined, 'memory.use_hierarchy', 'useHierarchy'],
+    ];
+    for (const [wanted, file, field] of files) {
+      if (wanted && !existsSync(join(this.dirs.memory, file))) {
+        throw new HostError(`${F}.${field}: this kernel has no ${file} (${join(this.dirs.memory, file)} does not exist): remove ${field} from linux.resources.memory`);
+      }
+    }
+  }
+
+  /**
+   * memory.kmem.limit_in_bytes, read back: newer kernels keep the file but
+   * accept a write without limiting anything, and a limit asked for must not
+   * silently be none.
+   */
+  private writeKernelMemory(limit: number): void {
+    const field = 'linux.resources.memory.kernel';
+    this.write('memory', 'memory.kmem.limit_in_bytes', String(limit), field);
+    const now = readNumber(join(this.dirs.memory, 'memory.kmem.limit_in_bytes'));
+    // The kernel rounds a limit down to whole pages; -1 reads back as its largest value.
+    const held = now !== undefined && (limit < 0 ? now >= 2 ** 62 : now <= limit && limit - now < 65536);
+    if (!held) {
+      throw new HostError(`${field}: this kernel does not limit kernel memory (it accepted ${limit} for memory.kmem.limit_in_bytes but still reads ${now}): remove memory.kernel (memory.limit covers kernel memory on such kernels)`);
     }
   }
 

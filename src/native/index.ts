@@ -7,6 +7,8 @@ import { existsSync } from 'fs';
 export interface NativeAddon {
   setChildSubreaper(): void;
   mknod(path: string, mode: number, dev: number): void;
+  /** umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW): the top-most mount there and all below it. */
+  detachMount(path: string): void;
   lsetxattr(path: string, name: string, value: Buffer): void;
   lgetxattr(path: string, name: string): Buffer | null;
   llistxattr(path: string): string[];
@@ -64,6 +66,9 @@ export class FakeNative implements NativeAddon {
   }
   mknod(path: string, mode: number, dev: number): void {
     this.record('mknod', path, mode, dev);
+  }
+  detachMount(path: string): void {
+    this.record('detachMount', path);
   }
   lsetxattr(path: string, name: string, value: Buffer): void {
     this.record('lsetxattr', path, name, value);

@@ -14,6 +14,7 @@ import { runHooks, runHooksWarning, stateJson, type HookState } from './hooks';
 import { OCI_VERSION, observe, type RuntimeContext } from './status';
 import { containerProcessState } from './seccomp';
 import { removeFile } from './remove-dir';
+import { checkSharedRootReachable, detachNewMounts, detachSharedRoot, mountStackAt, recordSharedRoot } from './shared-mount-ns';
 
 // Loaded when used: the image front end brings its own config, and most
 // containers have no terminal (each module is ~1 ms of a run's start-up).
@@ -106,10 +107,14 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     spec,
     { bundle, id: opts.id, fifo, startResult: ctx.store.startResultPath(opts.id), consoleSocket: opts.consoleSocket, noPivot: opts.noPivot, preserveFds: opts.preserveFds, wait: opts.wait, cgroupPaths: cgroup.paths(), rootOverlay: opts.rootOverlay },
     ctx.warn,
+    ctx.debug,
   );
   if (opts.monitor) plan.monitor = { ...opts.monitor, terminal: monitorTerminal };
 
   const listener = plan.seccomp?.listenerPath ? plan.seccomp : undefined;
+  // No mount namespace: what is stacked on the rootfs now, to tell the init's bind from it.
+  const sharedRootfs = plan.rootfs && !plan.namespaces.some((n) => n.type === 'mount') ? plan.rootfs : undefined;
+  const mountsBefore = sharedRootfs ? mountStackAt(sharedRootfs) : [];
   const dir = ctx.store.reserve(opts.id);
   let cgroupMade = false;
   let hooksReached = false;
@@ -128,10 +133,14 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
         // Just before pivot_root: the runtime's hooks, then the init's.
         onHooks: (pid) => {
           hooksReached = true;
-          const hookState = (status: HookState['status']): HookState => ({ ociVersion: OCI_VERSION, id: opts.id, status, pid, bundle, annotations: spec.annotations });
-          runHooks('prestart', spec.hooks, hookState('creating'));
-          runHooks('createRuntime', spec.hooks, hookState('creating'));
-          return [stateJson(hookState('creating')), stateJson(hookState('created'))];
+          // "created": runtime.md's state once the environment is made (after
+          // lifecycle step 2), and these hooks are steps 3 to 5. crun passes
+          // the same; runc passes "creating" (README, Hooks).
+          const state: HookState = { ociVersion: OCI_VERSION, id: opts.id, status: 'created', pid, bundle, annotations: spec.annotations };
+          runHooks('prestart', spec.hooks, state);
+          runHooks('createRuntime', spec.hooks, state);
+          // For the init: createContainer's state, then startContainer's.
+          return [stateJson(state), stateJson(state)];
         },
         // The agent gets it with the fd once the filter is loaded, just before
         // the process's exec: at `start`, not during create as with runc
@@ -164,6 +173,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       hooks: spec.hooks,
       seccomp: spec.linux?.seccomp,
       extra: opts.extra,
+      sharedRoot: sharedRootfs ? recordSharedRoot(sharedRootfs, mountsBefore) : undefined,
     };
     ctx.store.save(state);
     if (opts.pidFile) writeFileAtomic(opts.pidFile, String(launched.pid));
@@ -179,6 +189,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       }
     }
     if (cgroupMade) await cgroup.destroy().catch(() => undefined);
+    if (sharedRootfs) detachNewMounts(sharedRootfs, mountsBefore, ctx.warn);
     fs.rmSync(dir, { recursive: true, force: true });
     // runtime.md: a failed pre-start hook stops the container and goes on
     // with delete, whose poststop hooks undo what the earlier ones set up.
@@ -330,6 +341,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
       }
     }
     const cg = o.saved.cgroup ? openContainerCgroup({ id, ...o.saved.cgroup }) : undefined;
+    const sharedRoot = o.saved.sharedRoot && checkSharedRootReachable(id, o.saved.sharedRoot, force, ctx.warn) ? o.saved.sharedRoot : undefined;
     if (o.status !== 'stopped' && o.status !== 'creating') {
       try {
         process.kill(o.pid, 'SIGKILL');
@@ -344,6 +356,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
     // destroy() kills whatever is left in the cgroup (a container without a
     // pid namespace) before removing it.
     if (cg) await cg.destroy();
+    if (sharedRoot) detachSharedRoot(id, sharedRoot, ctx.warn);
     ctx.store.remove(id);
     // poststop: after the container is gone, before delete returns; each
     // failure is a warning and the rest still run.

@@ -175,7 +175,7 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
     process: proc,
     linux: { namespaces, ...(seccomp ? { seccomp } : {}) },
   };
-  const created = buildCreatePlan(spec, { bundle: o.saved.bundle, id: opts.id, preserveFds: opts.preserveFds, wait: !opts.detach }, ctx.warn);
+  const created = buildCreatePlan(spec, { bundle: o.saved.bundle, id: opts.id, preserveFds: opts.preserveFds, wait: !opts.detach }, ctx.warn, ctx.debug);
   // Only the process part applies: the container's root, mounts and devices exist already.
   const plan: LaunchPlan = {
     ...created,
@@ -193,6 +193,8 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
     uidMappings: [],
     gidMappings: [],
     setgroups: undefined,
+    // No mount namespace to join: the root is the init's chroot (shared-mount-ns.ts).
+    chroot: o.saved.namespaces.includes('mount') ? undefined : `/proc/${pid}/root`,
   };
 
   const cgroup = o.saved.cgroup ? openContainerCgroup({ id: opts.id, ...o.saved.cgroup }) : undefined;

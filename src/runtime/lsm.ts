@@ -1,6 +1,9 @@
 // apparmorProfile, selinuxLabel and mountLabel: applied by the init where the
-// host has that LSM (native/init/lsm.c), refused with a clear error where it
-// has not: a container asked to be confined must never run unconfined.
+// host has that LSM (native/init/lsm.c). Where it has not, an AppArmor profile
+// is refused with a clear error (a container asked to be confined must never
+// run unconfined); SELinux labels are ignored with a debug line, as runc and
+// crun do: a config generated on an SELinux host carries them, and without
+// SELinux there is no label for a process or mount to have.
 import { existsSync, readFileSync } from 'fs';
 import type { Spec } from './config/types';
 import { ConfigError, HostError } from './errors';
@@ -51,19 +54,18 @@ export interface LsmPlan {
   mountLabel?: string;
 }
 
-export function planLsm(spec: Spec): LsmPlan {
-  const host = hostLsms();
+export function planLsm(spec: Spec, debug: (m: string) => void = () => {}, host = hostLsms()): LsmPlan {
   const profile = spec.process?.apparmorProfile;
-  const label = spec.process?.selinuxLabel;
-  const mountLabel = spec.linux?.mountLabel;
+  let label = spec.process?.selinuxLabel;
+  let mountLabel = spec.linux?.mountLabel;
   if (profile && !host.apparmor) {
     throw new ConfigError(`config.json: /process/apparmorProfile asks for AppArmor profile "${profile}", but this host does not run AppArmor: remove it, or run on a host with AppArmor enabled`);
   }
-  if (label && !host.selinux) {
-    throw new ConfigError(`config.json: /process/selinuxLabel asks for SELinux label "${label}", but this host does not run SELinux: remove it, or run on a host with SELinux enabled`);
-  }
-  if (mountLabel && !host.selinux) {
-    throw new ConfigError(`config.json: /linux/mountLabel asks for SELinux mount label "${mountLabel}", but this host does not run SELinux: remove it, or run on a host with SELinux enabled`);
+  if (!host.selinux) {
+    if (label) debug(`config.json: /process/selinuxLabel "${label}" ignored: this host does not run SELinux (as runc and crun)`);
+    if (mountLabel) debug(`config.json: /linux/mountLabel "${mountLabel}" ignored: this host does not run SELinux (as runc and crun)`);
+    label = undefined;
+    mountLabel = undefined;
   }
   for (const [what, v] of [['/process/apparmorProfile', profile], ['/process/selinuxLabel', label], ['/linux/mountLabel', mountLabel]] as const) {
     if (v !== undefined && /[\n"]/.test(v)) throw new ConfigError(`config.json: ${what} must not contain a newline or a double quote`);

@@ -20,6 +20,7 @@ export { parseMountOptions, type ParsedMountOptions } from './plan-fs';
 import { planSeccomp, type SeccompPlan } from './seccomp';
 import { checkHooks } from './hooks';
 import { planLsm, type LsmPlan } from './lsm';
+import { checkWithoutMountNamespace } from './shared-mount-ns';
 import { ConfigError, NotFoundError } from './errors';
 
 export interface PlannedMount {
@@ -142,6 +143,8 @@ export interface LaunchPlan {
   /** The hooks the init takes part in (createContainer, startContainer, the sync for prestart/createRuntime). */
   hooks?: Hooks;
   lsm?: LsmPlan;
+  /** exec into a container without a mount namespace: its init's root (/proc/PID/root), entered with chroot. */
+  chroot?: string;
 }
 
 /**
@@ -314,10 +317,10 @@ function rootPropagation(spec: Spec): { root: number; rootfs: number } {
   return { root: shared ? MS.SLAVE | MS.REC : flag | MS.REC, rootfs: flag };
 }
 
-export function buildCreatePlan(spec: Spec, opts: PlanOptions, warn: (m: string) => void = () => {}): LaunchPlan {
+export function buildCreatePlan(spec: Spec, opts: PlanOptions, warn: (m: string) => void = () => {}, debug: (m: string) => void = () => {}): LaunchPlan {
   refuseUnsupported(spec);
   checkHooks(spec.hooks);
-  const lsm = planLsm(spec);
+  const lsm = planLsm(spec, debug);
   if (!spec.process) throw new ConfigError('config.json: /process is required to create a container');
   if (!spec.root) throw new ConfigError('config.json: /root is required on Linux');
   const rootfs = resolve(opts.bundle, spec.root.path);
@@ -340,7 +343,6 @@ export function buildCreatePlan(spec: Spec, opts: PlanOptions, warn: (m: string)
   });
   const has = (t: string): boolean => namespaces.some((n) => n.type === t);
   const isNew = (t: string): boolean => namespaces.some((n) => n.type === t && !n.path);
-  if (!has('mount')) throw new ConfigError('config.json: /linux/namespaces must include a mount namespace: ccrun does not run containers in the host\'s mount namespace');
   if (spec.hostname && !isNew('uts') && !has('uts')) throw new ConfigError('config.json: /hostname needs a new uts namespace in /linux/namespaces');
   if (spec.domainname && !has('uts')) throw new ConfigError('config.json: /domainname needs a new uts namespace in /linux/namespaces');
 
@@ -359,6 +361,8 @@ export function buildCreatePlan(spec: Spec, opts: PlanOptions, warn: (m: string)
   // An unprivileged writer of gid_map must deny setgroups first; and an
   // unprivileged exec joins a user namespace where it was so denied.
   const setgroupsDenied = has('user') && rootless;
+  // No mount namespace: the caller's is shared, as runc does it (shared-mount-ns.ts).
+  if (!has('mount')) checkWithoutMountNamespace({ newUser, rootless, rootOverlay: Boolean(opts.rootOverlay) });
   const capLast = readCapLast();
 
   const fsOps: FsOp[] = [

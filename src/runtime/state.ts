@@ -47,6 +47,8 @@ export interface SavedState {
   started?: boolean;
   /** Free-form, for the Docker-style front end (name, image, ...). */
   extra?: Record<string, unknown>;
+  /** No mount namespace: the rootfs bind made in the caller's, detached at delete (shared-mount-ns.ts). */
+  sharedRoot?: { mountNs: string; rootfs: string; mountId: number };
 }
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;

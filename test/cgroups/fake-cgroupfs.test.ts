@@ -179,8 +179,30 @@ t.test('v1: what the host or v1 cannot honour is refused by name, before anythin
   refuse({ memory: { limit: 100, swap: 200 } }, /linux\.resources\.memory\.swap: swap accounting is not enabled on this host/, HostError, 'no memsw');
   refuse({ memory: { limit: 200, swap: 100 } }, /swap accounting|must be >=/, HostError, 'swap < limit');
   refuse({ memory: { swappiness: 101 } }, /swappiness: 101 is not in 0\.\.100/, ConfigError, 'swappiness range');
-  cg.update({ memory: { kernel: 1 << 20 } });
-  t.match(cg.warnings[0], /kernel and kernelTCP are deprecated and ignored/, 'kernel memory: a warning, as runc');
+  // This fake kernel has no kmem files (as one built without kernel memory accounting).
+  refuse({ memory: { limit: 1 << 20, kernel: 1 << 20 } }, /^linux\.resources\.memory\.kernel: this kernel has no memory\.kmem\.limit_in_bytes/, HostError, 'no kmem file');
+  refuse({ memory: { limit: 1 << 20, kernelTCP: 1 << 20 } }, /^linux\.resources\.memory\.kernelTCP: this kernel has no memory\.kmem\.tcp\.limit_in_bytes/, HostError, 'no kmem.tcp file');
+  t.same(log, [], 'nothing written by a refused memory update');
+  t.same(cg.warnings, [], 'refused, not warned about');
+});
+
+t.test('v1: every memory field goes to its file, kernel memory included', async (t) => {
+  const root = fakeV1(t);
+  populateV1(root, 'ccrun/c1');
+  files(join(root, 'memory/ccrun/c1'), { 'memory.kmem.limit_in_bytes': '9223372036854771712\n', 'memory.kmem.tcp.limit_in_bytes': '9223372036854771712\n' });
+  const log = recordWrites(t, root);
+  const cg = openCgroup({ id: 'c1', mountRoot: root, selfCgroup: V1_SELF });
+  cg.update({ memory: { limit: 64 << 20, reservation: 32 << 20, swap: 128 << 20, kernel: 16 << 20, kernelTCP: 8 << 20, swappiness: 10, disableOOMKiller: true, useHierarchy: true } });
+  const at = (f: string): string => read(join(root, 'memory/ccrun/c1', f));
+  t.same(
+    [at('memory.limit_in_bytes'), at('memory.soft_limit_in_bytes'), at('memory.memsw.limit_in_bytes'), at('memory.kmem.limit_in_bytes'), at('memory.kmem.tcp.limit_in_bytes'), at('memory.swappiness'), at('memory.oom_control'), at('memory.use_hierarchy')],
+    [String(64 << 20), String(32 << 20), String(128 << 20), String(16 << 20), String(8 << 20), '10', '1', '1'],
+  );
+  t.same(log.slice(0, 3).map(([p]) => p.split('/').pop()), ['memory.use_hierarchy', 'memory.kmem.limit_in_bytes', 'memory.kmem.tcp.limit_in_bytes'], 'what a kernel may refuse or ignore is written first');
+  t.same(cg.warnings, []);
+  log.length = 0;
+  cg.update({ memory: { kernel: 0, kernelTCP: 0 } });
+  t.same(log, [], 'kernel and kernelTCP 0: not set, as runc');
 });
 
 t.test('v1: freeze/thaw, pids, oom kills, stats in runc\'s shape', async (t) => {

@@ -79,6 +79,45 @@ t.test('whiteouts, opaque directories and replacements across layers', async (t)
   t.equal(lgetxattr(join(rootfs, 'var/cache'), 'trusted.overlay.opaque'), null, 'no overlay xattrs in a plain rootfs');
 });
 
+t.test('a directory turned into a file, with whiteouts for its old children (as umoci repack writes it): unpacked as umoci and podman do', async (t) => {
+  const lower: EntrySpec[] = [
+    { path: 'data/', type: 'dir' },
+    { path: 'data/dir2file/', type: 'dir' },
+    { path: 'data/dir2file/inner.txt', content: 'inner' },
+    { path: 'data/dir2file/sub/', type: 'dir' },
+    { path: 'data/dir2file/sub/deep', content: 'deep' },
+    { path: 'data/keep', content: 'keep' },
+  ];
+  const orders: [string, EntrySpec[]][] = [
+    ['the file first, then the whiteouts below it', [
+      { path: 'data/dir2file', content: 'now a file' },
+      { path: 'data/dir2file/.wh.inner.txt', content: '' },
+      { path: 'data/dir2file/sub/.wh.deep', content: '' },
+      { path: 'data/dir2file/.wh.sub', content: '' },
+    ]],
+    ['the whiteouts first, then the file', [
+      { path: 'data/dir2file/.wh.inner.txt', content: '' },
+      { path: 'data/dir2file/sub/.wh.deep', content: '' },
+      { path: 'data/dir2file', content: 'now a file' },
+    ]],
+  ];
+  for (const [order, upper] of orders) {
+    const { store, diffIds, rootfs } = await setup(t, [lower, upper]);
+    const layer = describeTree(store.layerPath(diffIds[1]));
+    t.match(layer.get('data/dir2file'), { type: 'file', sha: sha256('now a file') }, `${order}: the layer holds the file`);
+    t.same([...layer.keys()].filter((k) => k.startsWith('data/dir2file/')), [], `${order}: and nothing below it (the file hides the old directory already)`);
+    const tree = describeTree(rootfs);
+    t.match(tree.get('data/dir2file'), { type: 'file', sha: sha256('now a file') }, `${order}: the rootfs has the file`);
+    t.same([...tree.keys()].filter((k) => k.startsWith('data/')).sort(), ['data/dir2file', 'data/keep'], `${order}: the old children are gone, the rest stays`);
+  }
+  // Still refused: a real entry (not a whiteout) below a file of the same layer.
+  const dir = mkdtempSync(join(tmpdir(), 'ccrun-rootfs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const s2 = new ImageStore(join(dir, 'store'));
+  const bad = await storeLayer(s2, tarArchive([{ path: 'f', content: 'file' }, { path: 'f/child', content: 'c' }]));
+  await t.rejects(unpackLayer(s2, bad), /layer entry "f\/child".*its parent "f" is not a directory/, 'a file below a file is still an error');
+});
+
 t.test('attributes carry over; the rootfs is independent of the cache', async (t) => {
   const { store, diffIds, rootfs } = await setup(t, [
     [

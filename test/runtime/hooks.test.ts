@@ -65,8 +65,13 @@ t.test('each hook runs at its moment, in the right namespace, with the state on 
   t.equal(c.code, 0, c.stderr);
   t.same(order(dir), ['prestart', 'createRuntime', 'createContainer'], 'create runs prestart, createRuntime, createContainer and no more');
   const pid = JSON.parse(ccrun(root, ['state', id]).stdout).pid as number;
-  const created = JSON.parse(read(dir, 'createRuntime.json'));
-  t.match(created, { ociVersion: '1.2.0', id, status: 'creating', pid, bundle, annotations: { 'org.example/key': 'value' } }, 'state JSON on stdin');
+  // runtime.md: "created" once the environment is made (after lifecycle step 2),
+  // which is when these run (steps 3 to 5); crun passes the same.
+  for (const kind of ['prestart', 'createRuntime', 'createContainer']) {
+    const state = JSON.parse(read(dir, `${kind}.json`));
+    t.match(state, { ociVersion: '1.2.0', id, status: 'created', bundle, annotations: { 'org.example/key': 'value' } }, `${kind}: state JSON on stdin, status created`);
+  }
+  t.equal(JSON.parse(read(dir, 'createRuntime.json')).pid, pid, 'the init\'s host pid');
   t.equal(read(dir, 'prestart.mnt').trim(), hostMntNs, 'prestart runs in the runtime namespace');
   t.equal(read(dir, 'createRuntime.mnt').trim(), hostMntNs, 'createRuntime runs in the runtime namespace');
   t.equal(read(dir, 'createContainer.mnt').trim(), fs.readlinkSync(`/proc/${pid}/ns/mnt`), 'createContainer runs in the container mount namespace');

@@ -2,7 +2,7 @@
 // listing check and where linux.mountLabel goes in the plan (as runc and crun
 // put it). Applied for real: test/cgv2/apparmor-checks.ts, in the VM.
 import t from 'tap';
-import { apparmorProfileLoaded, mountLabelData, mountLabelXattr } from '../../src/runtime/lsm';
+import { apparmorProfileLoaded, mountLabelData, mountLabelXattr, planLsm } from '../../src/runtime/lsm';
 import { planMounts } from '../../src/runtime/plan-fs';
 import { buildCreatePlan } from '../../src/runtime/plan';
 import { planToRecords } from '../../src/runtime/plan-encoding';
@@ -57,4 +57,19 @@ t.test('the masked directories get a labelled tmpfs; the mount record carries th
   const mq = records.find((r) => r[0] === 'mount' && r[3] === 'mqueue')!;
   t.equal(mq[10], LABEL, 'the mqueue mount record ends with the label');
   t.equal(records.find((r) => r[0] === 'mount' && r[3] === 'proc')![10], '', 'others end with an empty field');
+});
+
+t.test('planLsm: SELinux labels kept where SELinux runs, dropped with a debug line where it does not; AppArmor refused', async (t) => {
+  const spec = busyboxSpec(['true']);
+  spec.process!.selinuxLabel = 'system_u:system_r:container_t:s0';
+  spec.linux!.mountLabel = LABEL;
+  const said: string[] = [];
+  t.same(planLsm(spec, (m) => said.push(m), { apparmor: false, selinux: true }), { apparmorProfile: undefined, selinuxLabel: 'system_u:system_r:container_t:s0', mountLabel: LABEL });
+  t.same(said, [], 'nothing to say where SELinux runs');
+  t.same(planLsm(spec, (m) => said.push(m), { apparmor: false, selinux: false }), { apparmorProfile: undefined, selinuxLabel: undefined, mountLabel: undefined });
+  t.equal(said.length, 2);
+  t.match(said[0], /\/process\/selinuxLabel "system_u:system_r:container_t:s0" ignored: this host does not run SELinux/);
+  t.match(said[1], /\/linux\/mountLabel ".*" ignored: this host does not run SELinux/);
+  spec.process!.apparmorProfile = 'docker-default';
+  t.throws(() => planLsm(spec, () => undefined, { apparmor: false, selinux: false }), /this host does not run AppArmor/, 'an AppArmor profile is still refused');
 });

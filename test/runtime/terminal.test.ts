@@ -142,7 +142,11 @@ t.test('create with terminal true and no --console-socket fails and leaves nothi
 });
 
 t.test('run in the foreground with a terminal relays the user terminal, follows resizes and restores the terminal', async (t) => {
-  const spec = busyboxSpec(['sh', '-c', 'stty size; echo waiting; read x; stty size; echo "got $x"; exit 5']);
+  // The new size reaches the pty when ccrun handles its SIGWINCH, which on a
+  // busy machine can come after the keystrokes: the container polls for a size
+  // other than the first one (20 s at most), then prints what it sees.
+  const waitResize = 'i=0; while [ "$(stty size)" = "33 101" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done';
+  const spec = busyboxSpec(['sh', '-c', `stty size; echo waiting; read x; ${waitResize}; stty size; echo "got $x"; exit 5`]);
   spec.process!.terminal = true;
   const bundle = makeBundle(t, spec);
   const id = uniqueId('runtty');

@@ -1,6 +1,7 @@
 // Writes one layer's tar entries into a directory in overlayfs lower-dir
 // format, so the directory can be used directly as an overlay lower layer:
-//  - `.wh.NAME` becomes a character device 0:0 named NAME (an overlay whiteout);
+//  - `.wh.NAME` becomes a character device 0:0 named NAME (an overlay whiteout),
+//    or nothing below a file of this layer (the file hides what was there);
 //  - `.wh..wh..opq` sets the opaque xattr (trusted.overlay.opaque=y, or
 //    user.overlay.opaque in a rootless store) on its directory, wherever in
 //    the layer it comes (before or after that directory's other entries);
@@ -208,6 +209,10 @@ export class LayerWriter implements TarHandler {
     const targetRel = dirRel === '' ? name : `${dirRel}/${name}`;
     cleanEntryPath(targetRel, e.path);
     if (name === '.' || name === '..') throw new UnsafeLayerEntryError(e.path, 'whiteout of "." or ".."');
+    // A directory this layer turned into a file: the file hides everything of
+    // the old directory already, so whiteouts for its children (umoci's repack
+    // writes them) are no-ops, as umoci and podman treat them.
+    if (this.belowFileOfThisLayer(targetRel)) return;
     this.guard.parents(targetRel, e.path, true, this.adoptLowerDir);
     const abs = `${this.root}/${targetRel}`;
     const existing = lstatOrNull(abs);
@@ -215,6 +220,19 @@ export class LayerWriter implements TarHandler {
     mknod(abs, S_IFCHR, 0, 0);
     this.chown(abs, e.uid, e.gid);
     lutimes(abs, e.atime ?? e.mtime, e.mtime); // the tar's time, so unpacking is reproducible
+  }
+
+  /**
+   * Whether a parent of `rel` is, in this layer, neither a directory nor a
+   * symlink (a whiteout through a symlink stays refused, by the guard).
+   */
+  private belowFileOfThisLayer(rel: string): boolean {
+    for (let at = rel.indexOf('/'); at > 0; at = rel.indexOf('/', at + 1)) {
+      const st = lstatOrNull(`${this.root}/${rel.slice(0, at)}`);
+      if (!st) return false;
+      if (!st.isDirectory()) return !st.isSymbolicLink();
+    }
+    return false;
   }
 
   /** The hardlink target's path in this layer, copied up from a lower layer if need be. */

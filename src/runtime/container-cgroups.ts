@@ -5,7 +5,7 @@ import { spawnSync } from 'child_process';
 import type { CgroupManager } from '../cgroups';
 import { withDefaultDevices } from '../cgroups/devices';
 import type { Resources } from './config/types';
-import { observe, type Observed, type RuntimeContext } from './container';
+import { observe, type Observed, type RuntimeContext } from './status';
 import { openContainerCgroup } from './cgroup-link';
 import { CcrunError, HostError, StateError, UsageError } from './errors';
 import type { Status } from './state';

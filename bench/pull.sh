@@ -133,7 +133,8 @@ if ! podman_cold many >/dev/null 2>&1; then PODMAN_DRIVER=vfs; fi
 echo "registry $REG; podman storage driver: $PODMAN_DRIVER; $RUNS runs each; times in ms (median)"
 echo "debian image: $(du -sh "$CACHE/debian/blobs" | cut -f1) compressed, $(tar -tzf "$(ls -S "$CACHE"/debian/blobs/sha256/* | head -1)" | wc -l) entries"
 
-base=$(for _ in $(seq "$RUNS"); do time_ms node -e 0; done | median)
+# without NODE_EXTRA_CA_CERTS, as bin/ccrun starts node (see bench/runtime.js)
+base=$(for _ in $(seq "$RUNS"); do time_ms env -u NODE_EXTRA_CA_CERTS node -e 0; done | median)
 printf '%-8s %-6s %10s %14s %10s %12s %12s\n' image mode ccrun skopeo+umoci podman 'ccrun/podman' 'ccrun/skopeo'
 for img in debian many; do
   c=$(for _ in $(seq "$RUNS"); do time_ms ccrun_cold "$img"; done | median)

@@ -94,8 +94,8 @@ async function concurrentCreateStart(tool, count) {
 
 async function main() {
   const rows = [];
-  /** bareValue: the same figure against node -e 0 without NODE_EXTRA_CA_CERTS (when it is set). */
-  const row = (label, value, unit, target, met, bareValue) => rows.push({ label, value, unit, target, met, bareValue });
+  /** envValue: the same figure against node -e 0 with this environment's NODE_EXTRA_CA_CERTS (when it is set). */
+  const row = (label, value, unit, target, met, envValue) => rows.push({ label, value, unit, target, met, envValue });
   const fmt = (x) => x.toFixed(1);
 
   // 1. start-up of the commands engines call for every container, on one created container.
@@ -103,7 +103,9 @@ async function main() {
   const pidFile = path.join(work, 'held.pid');
   spawnSync(...cli('ccrun', 'create', '--bundle', work, '--pid-file', pidFile, held), { stdio: 'ignore' });
   // bin/ccrun starts node without NODE_EXTRA_CA_CERTS (see there): where it
-  // is set, node -e 0 pays its parse and ccrun does not, so both baselines.
+  // is set, node -e 0 pays its parse (~45 ms) and ccrun does not. Targets are
+  // judged against node -e 0 without it (the stricter figure, what an engine's
+  // environment usually has); the other is shown beside.
   const bareEnv = { ...process.env };
   delete bareEnv.NODE_EXTRA_CA_CERTS;
   const startup = alternate({
@@ -123,8 +125,8 @@ async function main() {
   for (const k of ['version', 'state', 'list', 'kill', 'ps']) {
     const label = k === 'version' ? 'ccrun --version' : `ccrun ${k} (created container)`;
     console.log(`${label.padEnd(44)} median ${fmt(startup[k].median).padStart(7)} ms  (min ${fmt(startup[k].min)})`);
-    const over = startup[k].median - node;
-    row(`${k === 'version' ? '--version' : k}: ccrun - node -e 0`, over, 'ms', '<= 5', over <= 5, startup[k].median - bare);
+    const over = startup[k].median - bare;
+    row(`${k === 'version' ? '--version' : k}: ccrun - node -e 0`, over, 'ms', '<= 5', over <= 5, startup[k].median - node);
   }
 
   // 2. run and create+start+delete of /bin/true, ccrun, runc and crun in turn.
@@ -143,10 +145,10 @@ async function main() {
       console.log(`${`${tool} ${what}`.padEnd(44)} median ${fmt(m.median).padStart(7)} ms  (min ${fmt(m.min)})`);
     }
   }
-  const runOver = lifecycle['ccrun.run'].median - node;
-  row('run /bin/true: ccrun - node -e 0', runOver, 'ms', '<= 15', runOver <= 15, lifecycle['ccrun.run'].median - bare);
+  const runOver = lifecycle['ccrun.run'].median - bare;
+  row('run /bin/true: ccrun - node -e 0', runOver, 'ms', '<= 15', runOver <= 15, lifecycle['ccrun.run'].median - node);
   const csd = lifecycle['ccrun.csd'].median;
-  row('create+start+delete: ccrun - 3 x node -e 0', csd - 3 * node, 'ms', '<= 20', csd <= 3 * node + 20, csd - 3 * bare);
+  row('create+start+delete: ccrun - 3 x node -e 0', csd - 3 * bare, 'ms', '<= 20', csd <= 3 * bare + 20, csd - 3 * node);
 
   // 3. parked init memory (before the held container goes).
   const rss = {};
@@ -184,10 +186,10 @@ async function main() {
     console.log(`ccrun/${tool}: run ${(lifecycle['ccrun.run'].median / lifecycle[`${tool}.run`].median).toFixed(2)}, create+start+delete ${(csd / lifecycle[`${tool}.csd`].median).toFixed(2)}`);
   }
   console.log('');
-  const bareCol = startup.bare ? '  (against node -e 0 without NODE_EXTRA_CA_CERTS)' : '';
+  const bareCol = startup.bare ? '  (against node -e 0 with NODE_EXTRA_CA_CERTS, as set here)' : '';
   console.log(`${'issue 12 target'.padEnd(44)} ${'value'.padStart(9)}  ${'target'.padEnd(16)} ${'result'.padEnd(8)}${bareCol}`);
   for (const r of rows) {
-    const b = startup.bare && r.bareValue !== undefined ? `  ${fmt(r.bareValue)} ${r.unit}` : '';
+    const b = startup.bare && r.envValue !== undefined ? `  ${fmt(r.envValue)} ${r.unit}` : '';
     console.log(`${r.label.padEnd(44)} ${(fmt(r.value) + ' ' + r.unit).padStart(9)}  ${r.target.padEnd(16)} ${(r.met ? 'met' : 'NOT MET').padEnd(8)}${b}`);
   }
   console.log('(pull of a present image: bench/pull.sh; run --rm busybox true against podman: bench/run-image.sh)');

@@ -17,7 +17,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vm from 'vm';
-import Module = require('module');
+import type ModuleClass = require('module');
+
+// The loader's own class, as every CommonJS module sees it: require('module')
+// would also load the public module API (the ES module loader, source maps).
+const Module = module.constructor as typeof ModuleClass;
 
 const distDir = path.resolve(__dirname, '..');
 const cacheDir = path.join(distDir, '.code-cache');
@@ -27,7 +31,7 @@ interface InternalModule {
   paths: string[];
   loaded: boolean;
 }
-type LoadedModule = InternalModule & Module;
+type LoadedModule = InternalModule & ModuleClass;
 
 function cachePath(filename: string): string {
   return path.join(cacheDir, filename.slice(distDir.length + 1).replace(/[/\\]/g, '__') + '.bin');
@@ -122,7 +126,7 @@ function requireFor(mod: LoadedModule): NodeRequire {
     return child.exports;
   }) as NodeRequire;
   req.resolve = ((request: string, options?: { paths?: string[] }) =>
-    (Module as unknown as { _resolveFilename(r: string, p: Module, m: boolean, o?: unknown): string })._resolveFilename(request, mod, false, options)) as NodeRequire['resolve'];
+    (Module as unknown as { _resolveFilename(r: string, p: ModuleClass, m: boolean, o?: unknown): string })._resolveFilename(request, mod, false, options)) as NodeRequire['resolve'];
   req.main = require.main;
   req.cache = require.cache;
   req.extensions = require.extensions;

@@ -109,3 +109,26 @@ t.test('the registry client trusts the certificates NODE_EXTRA_CA_CERTS names', 
   t.match(await get({}), /^error (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)/, 'not trusted without it');
   t.same(extraCaOption({ NODE_EXTRA_CA_CERTS: '' }), {}, 'an empty variable is no file');
 });
+
+t.test('state reads the saved freezer file, and a state.json from before it still reports paused', async (t) => {
+  const root = stateRoot(t);
+  const id = uniqueId('frz');
+  const bundle = makeBundle(t, busyboxSpec(['sleep', '60']));
+  const ccrunBin = path.join(REPO, 'bin', 'ccrun');
+  const cli = (...args: string[]) => spawnSync(ccrunBin, ['--root', root, ...args], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.equal(cli('create', '--bundle', bundle, id).status, 0);
+  t.teardown(() => void cli('delete', '--force', id));
+  const stateFile = path.join(root, id, 'state.json');
+  const saved = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+  t.type(saved.cgroup.freezeFile, 'string', 'create saves the freezer file');
+  t.ok(fs.existsSync(saved.cgroup.freezeFile), `${saved.cgroup.freezeFile} exists`);
+  const status = (): string => JSON.parse(cli('state', id).stdout).status;
+  t.equal(status(), 'created');
+  t.equal(cli('pause', id).status, 0);
+  t.equal(status(), 'paused', 'paused, read from the saved file');
+  delete saved.cgroup.freezeFile;
+  fs.writeFileSync(stateFile, JSON.stringify(saved));
+  t.equal(status(), 'paused', 'paused, found through the cgroup (an older state.json)');
+  t.equal(cli('resume', id).status, 0);
+  t.equal(status(), 'created');
+});

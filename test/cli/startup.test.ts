@@ -132,3 +132,23 @@ t.test('state reads the saved freezer file, and a state.json from before it stil
   t.equal(cli('resume', id).status, 0);
   t.equal(status(), 'created');
 });
+
+t.test('the init that joins its cgroup by itself is in the container cgroup of every controller', async (t) => {
+  const root = stateRoot(t);
+  const id = uniqueId('join');
+  const bundle = makeBundle(t, busyboxSpec(['sleep', '60']));
+  const cli = (...args: string[]) => spawnSync(path.join(REPO, 'bin', 'ccrun'), ['--root', root, ...args], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  const pidFile = path.join(root, 'init.pid');
+  t.equal(cli('create', '--bundle', bundle, '--pid-file', pidFile, id).status, 0);
+  t.teardown(() => void cli('delete', '--force', id));
+  const pid = fs.readFileSync(pidFile, 'utf8').trim();
+  const lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+  const own = fs.readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n');
+  // Every hierarchy with a controller (not name=systemd, nor the v2 line of a hybrid host).
+  const controllers = lines.filter((l) => !/^\d+:(name=[^:]*)?:/.test(l));
+  t.ok(controllers.length > 0, `cgroup lines: ${lines.join(' | ')}`);
+  for (const l of controllers) t.match(l, new RegExp(`:/ccrun/${id}$`), `${l.split(':')[1]}: the container's cgroup`);
+  t.not(lines.join('\n'), own.join('\n'), 'not the caller cgroups');
+  const freezer = controllers.find((l) => l.split(':')[1].split(',').includes('freezer'));
+  if (freezer) t.ok(fs.readFileSync(`/sys/fs/cgroup/freezer/ccrun/${id}/cgroup.procs`, 'utf8').split('\n').includes(pid), 'listed in its cgroup.procs');
+});

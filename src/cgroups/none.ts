@@ -29,6 +29,9 @@ export class NoCgroup implements CgroupManager {
     this.refuse(resources);
   }
   addProcess(): void {}
+  selfJoinFiles(): undefined {
+    return undefined;
+  }
   update(resources: Resources): void {
     this.refuse(resources);
   }
@@ -40,6 +43,9 @@ export class NoCgroup implements CgroupManager {
   }
   frozen(): boolean {
     return false;
+  }
+  freezeStateFile(): undefined {
+    return undefined;
   }
   pids(): number[] {
     return [];

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync } from 'fs';
 import { join, posix } from 'path';
 import type { Resources } from '../runtime/config/types';
 import { ConfigError, HostError } from '../runtime/errors';
-import type { CgroupManager } from './index';
+import { frozenFromText, type CgroupManager } from './index';
 import { isDir, procsBelow, readKeyValues, readNumber, readText, removeCgroupTree, removeMadeDirs, signalPids, sleep, writeCgroupFile } from './cgroupfs';
 import { rulesFromConfig, v1RuleLine } from './devices';
 import { emptyStats, limitValue, parseBlkioV1, parseCpuList, setNonZero, type CgroupStats, type MemoryEntry } from './stats';
@@ -107,6 +107,10 @@ export class CgroupV1 implements CgroupManager {
 
   addProcess(pid: number): void {
     for (const [c, d] of Object.entries(this.dirs)) writeCgroupFile(d, 'cgroup.procs', String(pid), `cgroup ${this.path} (${c}: adding pid ${pid})`);
+  }
+
+  selfJoinFiles(): string[] {
+    return [...new Set(Object.values(this.dirs))].map((d) => join(d, 'tasks'));
   }
 
   update(resources: Resources): void {
@@ -290,9 +294,14 @@ export class CgroupV1 implements CgroupManager {
     }
   }
 
-  private freezerState(): string | undefined {
+  freezeStateFile(): string | undefined {
     const d = this.dirs.freezer;
-    return d ? readText(join(d, 'freezer.state'))?.trim() : undefined;
+    return d ? join(d, 'freezer.state') : undefined;
+  }
+
+  private freezerState(): string | undefined {
+    const f = this.freezeStateFile();
+    return f ? readText(f)?.trim() : undefined;
   }
 
   async freeze(): Promise<void> {
@@ -316,8 +325,7 @@ export class CgroupV1 implements CgroupManager {
   }
 
   frozen(): boolean {
-    const s = this.freezerState();
-    return s === 'FROZEN' || s === 'FREEZING';
+    return frozenFromText(this.freezerState());
   }
 
   pids(): number[] {

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync } from 'fs';
 import { join } from 'path';
 import type { Resources } from '../runtime/config/types';
 import { ConfigError, HostError } from '../runtime/errors';
-import type { CgroupManager } from './index';
+import { frozenFromText, type CgroupManager } from './index';
 import { blkioWeightToIoWeight, cpuSharesToWeight, maxOrNumber, memorySwapToV2 } from './convert';
 import { isDir, procsBelow, readKeyValues, readNumber, readText, removeCgroupTree, removeMadeDirs, signalPids, sleep, writeCgroupFile } from './cgroupfs';
 import { rulesFromConfig } from './devices';
@@ -81,6 +81,11 @@ export class CgroupV2 implements CgroupManager {
 
   addProcess(pid: number): void {
     writeCgroupFile(this.dir, 'cgroup.procs', String(pid), `cgroup ${this.path} (adding pid ${pid})`);
+  }
+
+  /** cgroup.procs takes the lock even for "0", and cgroup.threads needs a threaded cgroup. */
+  selfJoinFiles(): undefined {
+    return undefined;
   }
 
   update(resources: Resources): void {
@@ -249,8 +254,12 @@ export class CgroupV2 implements CgroupManager {
     while (readKeyValues(join(this.dir, 'cgroup.events')).frozen === 1 && Date.now() < deadline) await sleep(10);
   }
 
+  freezeStateFile(): string {
+    return join(this.dir, 'cgroup.freeze');
+  }
+
   frozen(): boolean {
-    return readText(join(this.dir, 'cgroup.freeze'))?.trim() === '1';
+    return frozenFromText(readText(this.freezeStateFile()));
   }
 
   pids(): number[] {

@@ -97,7 +97,8 @@ async function isLive(fx: FrontendContext, id: string): Promise<boolean> {
  */
 export async function stopContainer(fx: FrontendContext, ref: string, timeoutSec = 10): Promise<ContainerRecord> {
   const rec = records(fx).require(ref);
-  const { killContainer, parseKillSignal, deleteContainer } = await import('../runtime/container');
+  const { deleteContainer } = await import('../runtime/container');
+  const { killContainer, parseKillSignal } = await import('../runtime/signal');
   if (!(await isLive(fx, rec.id))) return rec;
   const ctx = fx.runtime;
   const gone = (): boolean => !ctx.store.exists(rec.id);

@@ -2,8 +2,6 @@
 // reach the container that `ccrun run --name web` made. A runtime id that
 // exists under --root always wins, so runc callers see no change.
 import { StateStore, checkContainerId } from '../runtime/state';
-import { ImageStore } from '../image/store';
-import { ContainerRecords } from './records';
 
 /**
  * The runtime id for `nameOrId`: itself when a container of that id exists
@@ -19,6 +17,11 @@ export function resolveContainerRef(stateRoot: string | undefined, nameOrId: str
     return nameOrId;
   }
   try {
+    // Loaded only for a name: a runtime id (what engines pass) needs neither.
+    /* eslint-disable @typescript-eslint/no-var-requires */
+    const { ImageStore } = require('../image/store') as typeof import('../image/store');
+    const { ContainerRecords } = require('./records') as typeof import('./records');
+    /* eslint-enable @typescript-eslint/no-var-requires */
     const rec = new ContainerRecords(storeRoot ?? ImageStore.defaultRoot()).find(nameOrId);
     if (rec) return rec.id;
   } catch {

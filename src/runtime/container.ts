@@ -4,15 +4,13 @@
 import * as fs from 'fs';
 import { dirname, join } from 'path';
 import type { Hooks, Spec } from './config/types';
-import { buildCreatePlan, type RootOverlay } from './plan';
-import { launch, type Launched } from './launch';
+import type { RootOverlay } from './plan';
+import type { Launched } from './launch';
 import { checkContainerId, isSameProcessAlive, processStartTime, type SavedState } from './state';
 import { openContainerCgroup, resourcesWithDefaultDevices, type CgroupRef } from './cgroup-link';
 import { StateError, containerNotFound, CcrunError, ContainerSetupError } from './errors';
-import { parseSignal } from './config/tables';
 import { runHooks, runHooksWarning, stateJson, type HookState } from './hooks';
 import { OCI_VERSION, observe, type RuntimeContext } from './status';
-import { containerProcessState } from './seccomp';
 import { removeFile } from './remove-dir';
 import { checkSharedRootReachable, detachNewMounts, detachSharedRoot, mountStackAt, recordSharedRoot } from './shared-mount-ns';
 
@@ -103,6 +101,12 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   // Everything that can be checked is checked before anything is made.
   const cgroup = openContainerCgroup(cgroupRef);
   const fifo = ctx.store.fifoPath(opts.id);
+  // The create path's modules, which start and delete do not load.
+  /* eslint-disable @typescript-eslint/no-var-requires */
+  const { buildCreatePlan } = require('./plan') as typeof import('./plan');
+  const { launch } = require('./launch') as typeof import('./launch');
+  const { containerProcessState } = require('./seccomp') as typeof import('./seccomp');
+  /* eslint-enable @typescript-eslint/no-var-requires */
   const plan = buildCreatePlan(
     spec,
     { bundle, id: opts.id, fifo, startResult: ctx.store.startResultPath(opts.id), consoleSocket: opts.consoleSocket, noPivot: opts.noPivot, preserveFds: opts.preserveFds, wait: opts.wait, cgroupPaths: cgroup.paths(), rootOverlay: opts.rootOverlay },
@@ -110,6 +114,9 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     ctx.debug,
   );
   if (opts.monitor) plan.monitor = { ...opts.monitor, terminal: monitorTerminal };
+  // Where it can, the init joins its cgroup itself (10-25 ms less per create
+  // on v1); in a user namespace its writes would be checked as the mapped user.
+  if (!plan.namespaces.some((n) => n.type === 'user')) plan.cgroupJoin = cgroup.selfJoinFiles();
 
   const listener = plan.seccomp?.listenerPath ? plan.seccomp : undefined;
   // No mount namespace: what is stacked on the rootfs now, to tell the init's bind from it.
@@ -127,7 +134,9 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     const pair = ownTerminal ? terminalModule().terminalPair() : undefined;
     try {
       launched = launch(plan, {
-        onPid: (pid) => cgroup.addProcess(pid),
+        onPid: (pid) => {
+          if (!plan.cgroupJoin) cgroup.addProcess(pid);
+        },
         consoleFd: pair?.theirs,
         stdio: opts.stdio,
         // Just before pivot_root: the runtime's hooks, then the init's.
@@ -167,7 +176,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       created: rfc3339Nano(),
       owner: ownerName(),
       annotations: spec.annotations,
-      cgroup: { cgroupsPath: spec.linux?.cgroupsPath, rootless },
+      cgroup: { cgroupsPath: spec.linux?.cgroupsPath, rootless, freezeFile: cgroup.freezeStateFile() ?? '' },
       namespaces: plan.namespaces.map((n) => n.type),
       process: spec.process,
       hooks: spec.hooks,
@@ -284,37 +293,6 @@ async function readToEnd(fd: number): Promise<string> {
 
 const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
 
-
-export function parseKillSignal(text: string | undefined): number {
-  const sig = parseSignal(text ?? 'TERM');
-  if (sig === undefined) throw new CcrunError(`unknown signal "${text}"`);
-  return sig;
-}
-
-export async function killContainer(ctx: RuntimeContext, id: string, signal: number, all = false): Promise<void> {
-  const o = observe(ctx, id);
-  if (o.status === 'stopped' || o.status === 'creating') {
-    throw new StateError(`cannot kill container "${id}": container not running (${o.status})`);
-  }
-  if (all && o.saved.cgroup) {
-    const cg = openContainerCgroup({ id, ...o.saved.cgroup });
-    // Without a cgroup (rootless, not delegated) the init is all we can reach.
-    if (Object.keys(cg.paths()).length > 0) {
-      cg.signalAll(signal);
-      if (o.status === 'paused' && signal === 9) await cg.thaw();
-      return;
-    }
-  }
-  try {
-    process.kill(o.pid, signal);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ESRCH') throw new StateError(`cannot kill container "${id}": no such process`);
-    throw e;
-  }
-  if (o.status === 'paused' && signal === 9 && o.saved.cgroup) {
-    await openContainerCgroup({ id, ...o.saved.cgroup }).thaw();
-  }
-}
 
 async function waitGone(pid: number, startTime: string, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;

@@ -198,13 +198,17 @@ export async function execInContainer(ctx: RuntimeContext, opts: ExecOptions): P
   };
 
   const cgroup = o.saved.cgroup ? openContainerCgroup({ id: opts.id, ...o.saved.cgroup }) : undefined;
+  // The helper joins by itself where it can, before it joins the namespaces (see createContainer).
+  plan.cgroupJoin = cgroup?.selfJoinFiles();
   let pair: TerminalPair | undefined = ownTerminal ? terminalPair() : undefined;
   let launched: Launched;
   try {
     launched = launch(plan, {
       consoleFd: pair?.theirs,
       // In the container's cgroup before it forks: the process is born there.
-      beforePlan: (helperPid) => cgroup?.addProcess(helperPid),
+      beforePlan: (helperPid) => {
+        if (!plan.cgroupJoin) cgroup?.addProcess(helperPid);
+      },
       // runc's state for an exec'd process: its own pid, the container's in state.pid.
       seccompState: plan.seccomp?.listenerPath
         ? (execPid) =>

@@ -107,6 +107,7 @@ export function planToRecords(plan: LaunchPlan): WireRecord[] {
   if (plan.monitor) r.push(['monitor', plan.monitor.keepStdin ? '1' : '0', plan.monitor.terminal ? '1' : '0', ...plan.monitor.exitCommand]);
   if (plan.consoleSocket) r.push(['console', plan.consoleSocket]);
   if (plan.chroot) r.push(['chroot', plan.chroot]);
+  for (const f of plan.cgroupJoin ?? []) r.push(['cgjoin', f]);
   for (const ns of plan.namespaces) r.push(['ns', ns.type, ns.path ?? '']);
   for (const m of plan.uidMappings) r.push(['uidmap', String(m.containerID), String(m.hostID), String(m.size)]);
   for (const m of plan.gidMappings) r.push(['gidmap', String(m.containerID), String(m.hostID), String(m.size)]);

@@ -116,6 +116,8 @@ export interface LaunchPlan {
    * filled in. See native/init/monitor.c.
    */
   monitor?: MonitorPlan;
+  /** create: cgroup files the init writes "0" into to join by itself (CgroupManager.selfJoinFiles). */
+  cgroupJoin?: string[];
   consoleSocket?: string;
   namespaces: { type: string; path?: string }[];
   uidMappings: IdMap[];

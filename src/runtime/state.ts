@@ -34,8 +34,12 @@ export interface SavedState {
   created: string;
   owner: string;
   annotations?: Record<string, string>;
-  /** How to reopen the cgroup: the id and the config's cgroupsPath. */
-  cgroup?: { cgroupsPath?: string; rootless: boolean };
+  /**
+   * How to reopen the cgroup: the id and the config's cgroupsPath; and the
+   * file that says whether it is frozen ("" without a freezer), so `state`
+   * reads that one file instead of finding the cgroup (absent in older states).
+   */
+  cgroup?: { cgroupsPath?: string; rootless: boolean; freezeFile?: string };
   /** Namespace types the container made or joined (for exec). */
   namespaces: string[];
   /** The process spec, for exec defaults. */

@@ -33,13 +33,26 @@ export function observe(ctx: RuntimeContext, id: string): Observed {
   }
   if (!isSameProcessAlive(saved.pid, saved.pidStartTime)) return { saved, status: 'stopped', pid: 0 };
   // A frozen container is paused whether or not it was started (as runc).
-  try {
-    if (saved.cgroup && openContainerCgroup({ id, ...saved.cgroup }).frozen()) return { saved, status: 'paused', pid: saved.pid };
-  } catch {
-    /* no cgroup to ask: not paused */
-  }
+  if (saved.cgroup && isFrozen(id, saved.cgroup)) return { saved, status: 'paused', pid: saved.pid };
   if (fs.existsSync(ctx.store.fifoPath(id))) return { saved, status: 'created', pid: saved.pid };
   return { saved, status: 'running', pid: saved.pid };
+}
+
+function isFrozen(id: string, ref: NonNullable<SavedState['cgroup']>): boolean {
+  try {
+    if (ref.freezeFile === undefined) return openContainerCgroup({ id, ...ref }).frozen();
+    if (ref.freezeFile === '') return false;
+    let text: string | undefined;
+    try {
+      text = fs.readFileSync(ref.freezeFile, 'utf8');
+    } catch {
+      /* the cgroup is gone: not frozen */
+    }
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return text !== undefined && (require('../cgroups') as typeof import('../cgroups')).frozenFromText(text);
+  } catch {
+    return false; // no cgroup to ask: not paused
+  }
 }
 
 export function containerState(ctx: RuntimeContext, id: string): ContainerState {

@@ -9,7 +9,7 @@ export const command: CommandSpec = {
   maxArgs: 2,
   async run(ctx, opts, [id, sig]) {
     const { runtimeContext } = await import('../runtime-context');
-    const { killContainer, parseKillSignal } = await import('../../runtime/container');
+    const { killContainer, parseKillSignal } = await import('../../runtime/signal');
     const signal = parseKillSignal(sig);
     const rt = runtimeContext(ctx);
     let cid = id;

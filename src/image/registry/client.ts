@@ -42,6 +42,27 @@ export function insecureRegistries(extra: string[] = []): string[] {
   return [...env, ...extra].map((s) => s.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '').toLowerCase());
 }
 
+/**
+ * NODE_EXTRA_CA_CERTS as Node applies it (the default roots plus the file's),
+ * given to our agent: bin/ccrun starts node without the variable, which Node
+ * would otherwise parse on every command (see bin/ccrun). An unreadable file
+ * is ignored with a warning, as Node does.
+ */
+export function extraCaOption(env = process.env): { ca?: string[] } {
+  const file = env.NODE_EXTRA_CA_CERTS;
+  if (!file) return {};
+  try {
+    /* eslint-disable @typescript-eslint/no-var-requires */
+    const fs = require('fs') as typeof import('fs');
+    const tls = require('tls') as typeof import('tls');
+    /* eslint-enable @typescript-eslint/no-var-requires */
+    return { ca: [...tls.rootCertificates, fs.readFileSync(file, 'utf8')] };
+  } catch (e) {
+    process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(e as Error).message}`);
+    return {};
+  }
+}
+
 /** Plain http is used only for loopback registries and those listed as insecure. */
 export function allowsHttp(hostport: string, insecure: string[]): boolean {
   const h = hostport.toLowerCase();
@@ -155,7 +176,7 @@ export class RegistryClient {
     if (!a) {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
       const mod = (url.protocol === 'https:' ? require('https') : require('http')) as typeof import('http');
-      a = new mod.Agent({ keepAlive: true, maxSockets: 16 });
+      a = new mod.Agent({ keepAlive: true, maxSockets: 16, ...(url.protocol === 'https:' ? extraCaOption() : {}) });
       this.agents.set(key, a);
     }
     return a;

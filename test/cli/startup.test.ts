@@ -1,0 +1,154 @@
+// Start-up machinery (issue 12): the V8 code cache of dist/ never runs old
+// code and is never needed (a missing, stale or damaged cache only costs a
+// normal compile), and bin/ccrun starts node without NODE_EXTRA_CA_CERTS
+// while the registry client still trusts the certificates it names.
+import t from 'tap';
+import * as fs from 'fs';
+import * as https from 'https';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import type { AddressInfo } from 'net';
+import { REPO, busyboxSpec, makeBundle, stateRoot, uniqueId } from '../helpers/runtime';
+import { extraCaOption } from '../../src/image/registry/client';
+
+/** A copy of the installed layout (bin/ and dist/ copied with their mtimes, the rest linked), so dist/ can be changed. */
+function copyOfCcrun(t: { teardown(fn: () => void): void }): { dir: string; bin: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccrun-startup-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  for (const d of ['bin', 'dist']) spawnSync('cp', ['-a', path.join(REPO, d), path.join(dir, d)]);
+  for (const d of ['node_modules', 'build', 'schema', 'package.json']) fs.symlinkSync(path.join(REPO, d), path.join(dir, d));
+  return { dir, bin: path.join(dir, 'bin', 'ccrun') };
+}
+
+const run = (bin: string, args: string[], env: NodeJS.ProcessEnv = process.env) => spawnSync(bin, args, { encoding: 'utf8', env, timeout: 30_000 });
+const cacheDir = (dir: string): string => path.join(dir, 'dist', '.code-cache');
+
+t.test('the code cache is used when it matches, and the copy works as the original', async (t) => {
+  const { dir, bin } = copyOfCcrun(t);
+  t.ok(fs.readdirSync(cacheDir(dir)).length > 10, 'the build wrote cache entries');
+  const r = run(bin, ['--version']);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /^ccrun version 0\.1\.0\n/);
+});
+
+t.test('an edit of the same length after the cache was built runs the new code', async (t) => {
+  const { dir, bin } = copyOfCcrun(t);
+  const main = path.join(dir, 'dist', 'cli', 'main.js');
+  const text = fs.readFileSync(main, 'utf8');
+  t.ok(text.includes("VERSION = '0.1.0'"), 'main.js holds the version');
+  // V8 checks only a cache's source length: this edit keeps it.
+  fs.writeFileSync(main, text.replace("VERSION = '0.1.0'", "VERSION = '9.8.7'"));
+  const r = run(bin, ['--version']);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /^ccrun version 9\.8\.7\n/, 'the edited module ran, not its cached build');
+});
+
+t.test('without a cache, or with damaged entries, every command still works', async (t) => {
+  const { dir, bin } = copyOfCcrun(t);
+  // Damaged: each entry keeps its header (so it is taken as current) but its V8 data is garbage.
+  for (const f of fs.readdirSync(cacheDir(dir))) {
+    const p = path.join(cacheDir(dir), f);
+    const entry = fs.readFileSync(p);
+    const header = entry.subarray(0, entry.indexOf(10) + 1);
+    fs.writeFileSync(p, Buffer.concat([header, Buffer.alloc(64, 0x5a)]));
+  }
+  const check = (what: string): void => {
+    const root = stateRoot(t);
+    const id = uniqueId('startup');
+    const bundle = makeBundle(t, busyboxSpec(['sh', '-c', 'echo from-the-container']));
+    const v = run(bin, ['--version']);
+    t.equal(v.status, 0, `${what}: --version: ${v.stderr}`);
+    const r = run(bin, ['--root', root, 'run', '--bundle', bundle, id]);
+    t.equal(r.status, 0, `${what}: run: ${r.stderr}`);
+    t.equal(r.stdout, 'from-the-container\n', `${what}: the container ran`);
+    const c = run(bin, ['--root', root, 'create', '--bundle', bundle, id]);
+    t.equal(c.status, 0, `${what}: create: ${c.stderr}`);
+    const s = run(bin, ['--root', root, 'state', id]);
+    t.equal(JSON.parse(s.stdout).status, 'created', `${what}: state`);
+    t.equal(run(bin, ['--root', root, 'delete', '--force', id]).status, 0, `${what}: delete`);
+  };
+  check('damaged cache');
+  fs.rmSync(cacheDir(dir), { recursive: true, force: true });
+  check('no cache');
+  t.notOk(fs.existsSync(cacheDir(dir)), 'running never writes a cache (only the build does)');
+});
+
+t.test('bin/ccrun does not make node load NODE_EXTRA_CA_CERTS at start-up', async (t) => {
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: '/nonexistent/ccrun-extra-ca.pem' };
+  // node itself warns at start-up about a file it cannot load: the proof it tried.
+  const direct = spawnSync(process.execPath, [path.join(REPO, 'bin', 'ccrun'), '--version'], { encoding: 'utf8', env });
+  t.match(direct.stderr, /extra certs/i, 'node started with the variable loads the file');
+  const viaShebang = run(path.join(REPO, 'bin', 'ccrun'), ['--version'], env);
+  t.equal(viaShebang.status, 0);
+  t.notMatch(viaShebang.stderr, /extra certs/i, 'started through its shebang, node never read it');
+});
+
+t.test('the registry client trusts the certificates NODE_EXTRA_CA_CERTS names', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccrun-ca-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  t.equal(r.status, 0, `openssl makes a self-signed certificate: ${r.stderr}`);
+  const server = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (_req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const port = (server.address() as AddressInfo).port;
+  const get = (env: NodeJS.ProcessEnv): Promise<string> =>
+    new Promise((resolve) => {
+      const agent = new https.Agent(extraCaOption(env));
+      https
+        .get(`https://127.0.0.1:${port}/`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(`status ${res.statusCode}`));
+        })
+        .on('error', (e: NodeJS.ErrnoException) => resolve(`error ${e.code}`));
+    });
+  t.equal(await get({ NODE_EXTRA_CA_CERTS: cert }), 'status 200', 'trusted through the extra certificate');
+  t.match(await get({}), /^error (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)/, 'not trusted without it');
+  t.same(extraCaOption({ NODE_EXTRA_CA_CERTS: '' }), {}, 'an empty variable is no file');
+});
+
+t.test('state reads the saved freezer file, and a state.json from before it still reports paused', async (t) => {
+  const root = stateRoot(t);
+  const id = uniqueId('frz');
+  const bundle = makeBundle(t, busyboxSpec(['sleep', '60']));
+  const ccrunBin = path.join(REPO, 'bin', 'ccrun');
+  const cli = (...args: string[]) => spawnSync(ccrunBin, ['--root', root, ...args], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.equal(cli('create', '--bundle', bundle, id).status, 0);
+  t.teardown(() => void cli('delete', '--force', id));
+  const stateFile = path.join(root, id, 'state.json');
+  const saved = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+  t.type(saved.cgroup.freezeFile, 'string', 'create saves the freezer file');
+  t.ok(fs.existsSync(saved.cgroup.freezeFile), `${saved.cgroup.freezeFile} exists`);
+  const status = (): string => JSON.parse(cli('state', id).stdout).status;
+  t.equal(status(), 'created');
+  t.equal(cli('pause', id).status, 0);
+  t.equal(status(), 'paused', 'paused, read from the saved file');
+  delete saved.cgroup.freezeFile;
+  fs.writeFileSync(stateFile, JSON.stringify(saved));
+  t.equal(status(), 'paused', 'paused, found through the cgroup (an older state.json)');
+  t.equal(cli('resume', id).status, 0);
+  t.equal(status(), 'created');
+});
+
+t.test('the init that joins its cgroup by itself is in the container cgroup of every controller', async (t) => {
+  const root = stateRoot(t);
+  const id = uniqueId('join');
+  const bundle = makeBundle(t, busyboxSpec(['sleep', '60']));
+  const cli = (...args: string[]) => spawnSync(path.join(REPO, 'bin', 'ccrun'), ['--root', root, ...args], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  const pidFile = path.join(root, 'init.pid');
+  t.equal(cli('create', '--bundle', bundle, '--pid-file', pidFile, id).status, 0);
+  t.teardown(() => void cli('delete', '--force', id));
+  const pid = fs.readFileSync(pidFile, 'utf8').trim();
+  const lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+  const own = fs.readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n');
+  // Every hierarchy with a controller (not name=systemd, nor the v2 line of a hybrid host).
+  const controllers = lines.filter((l) => !/^\d+:(name=[^:]*)?:/.test(l));
+  t.ok(controllers.length > 0, `cgroup lines: ${lines.join(' | ')}`);
+  for (const l of controllers) t.match(l, new RegExp(`:/ccrun/${id}$`), `${l.split(':')[1]}: the container's cgroup`);
+  t.not(lines.join('\n'), own.join('\n'), 'not the caller cgroups');
+  const freezer = controllers.find((l) => l.split(':')[1].split(',').includes('freezer'));
+  if (freezer) t.ok(fs.readFileSync(`/sys/fs/cgroup/freezer/ccrun/${id}/cgroup.procs`, 'utf8').split('\n').includes(pid), 'listed in its cgroup.procs');
+});

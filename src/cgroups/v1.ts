@@ -328,9 +328,14 @@ export class CgroupV1 implements CgroupManager {
     return frozenFromText(this.freezerState());
   }
 
-  pids(): number[] {
+  procsDir(): string | undefined {
     const c = ['pids', 'freezer', 'memory', 'cpu', 'devices'].find((x) => this.dirs[x]) ?? Object.keys(this.dirs)[0];
-    return c ? procsBelow(this.dirs[c]) : [];
+    return c ? this.dirs[c] : undefined;
+  }
+
+  pids(): number[] {
+    const d = this.procsDir();
+    return d ? procsBelow(d) : [];
   }
 
   signalAll(signal: number): void {

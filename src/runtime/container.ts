@@ -176,7 +176,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       created: rfc3339Nano(),
       owner: ownerName(),
       annotations: spec.annotations,
-      cgroup: { cgroupsPath: spec.linux?.cgroupsPath, rootless, freezeFile: cgroup.freezeStateFile() ?? '' },
+      cgroup: { cgroupsPath: spec.linux?.cgroupsPath, rootless, freezeFile: cgroup.freezeStateFile() ?? '', procsDir: cgroup.procsDir() ?? '' },
       namespaces: plan.namespaces.map((n) => n.type),
       process: spec.process,
       hooks: spec.hooks,

@@ -6,8 +6,8 @@ import type { Resources } from '../runtime/config/types';
 import { ConfigError, HostError } from '../runtime/errors';
 import { frozenFromText, type CgroupManager } from './index';
 import { isDir, procsBelow, readKeyValues, readNumber, readText, removeCgroupTree, removeMadeDirs, signalPids, sleep, writeCgroupFile } from './cgroupfs';
-import { rulesFromConfig, v1RuleLine } from './devices';
-import { emptyStats, limitValue, parseBlkioV1, parseCpuList, setNonZero, type CgroupStats, type MemoryEntry } from './stats';
+// devices (create, update) and stats (events) are loaded where used: delete, kill --all and ps need neither.
+import type { CgroupStats, MemoryEntry } from './stats';
 
 /** The v1 controllers a container gets a cgroup in, when the host mounts them. */
 export const V1_CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids', 'hugetlb', 'net_cls', 'net_prio', 'rdma', 'perf_event'];
@@ -252,6 +252,8 @@ export class CgroupV1 implements CgroupManager {
 
     if (r.devices) {
       // Start from nothing allowed, then apply the rules in order (later rules win).
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const { rulesFromConfig, v1RuleLine } = require('./devices') as typeof import('./devices');
       const rules = rulesFromConfig(r.devices);
       this.write('devices', 'devices.deny', 'a', `${F}.devices`);
       for (const [i, rule] of rules.entries()) {
@@ -366,6 +368,8 @@ export class CgroupV1 implements CgroupManager {
   }
 
   stats(): CgroupStats {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { emptyStats, limitValue, parseBlkioV1, parseCpuList, setNonZero } = require('./stats') as typeof import('./stats');
     const s = emptyStats();
     const cpuacct = this.dirs.cpuacct;
     if (cpuacct) {

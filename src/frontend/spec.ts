@@ -37,7 +37,15 @@ export interface RunRequest {
   pull: 'missing' | 'always' | 'never';
   platform?: string;
   init: boolean;
-  network: 'none' | 'host';
+  /** none, host, bridge (the default), a user network's name, or pasta. */
+  network: string;
+  /** -p specs, -P, and the rest of the network options (src/frontend/network.ts). */
+  publish: string[];
+  publishAll: boolean;
+  networkAliases: string[];
+  dns: string[];
+  addHosts: string[];
+  ip?: string;
   /** --security-opt: seccomp=unconfined|PROFILE.json, no-new-privileges[:true|false]. */
   securityOpts: string[];
 }
@@ -159,6 +167,8 @@ export interface GeneratedFiles {
   hostname: string;
   hosts: string;
   resolvConf: string;
+  /** The network namespace to join (made by the front end before each start); none: a new, empty one. */
+  netns?: string;
 }
 
 /** Who runs ccrun: root, or an unprivileged user whose containers get a user namespace. */
@@ -194,6 +204,7 @@ export function applyRunRequest(spec: Spec, req: RunRequest, id: string, files: 
   const linux = (spec.linux ??= {});
   linux.namespaces = ['pid', 'ipc', 'uts', 'mount', 'cgroup', ...(req.network === 'host' ? [] : ['network'])].map((type) => ({
     type: type as 'pid',
+    ...(type === 'network' && files.netns ? { path: files.netns } : {}),
   }));
   if (host.rootless) {
     linux.namespaces.push({ type: 'user' });
@@ -313,6 +324,7 @@ export function checkRunRequest(req: RunRequest, host: RunHost = currentHost()):
   if (req.memory !== undefined) parseBytes(req.memory, '--memory');
   if (req.init) reaperPath();
   if (host.rootless) checkRootlessLimits(req, host.rootless.uid);
+  (require('./network') as typeof import('./network')).checkNetworkRequest(req);
 }
 
 /** Limits need a cgroup, which an unprivileged user has only where one is delegated to it. */

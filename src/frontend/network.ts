@@ -38,7 +38,10 @@ export interface NetworkSettings {
 /** What is attached now (network.json). */
 interface AttachedState {
   netns?: string;
-  networks: { name: string; ifName: string; conf: ConfList; result?: CniResult }[];
+  /** The namespace its networks were set up in (bound by pinOwnNetns): DEL runs there. */
+  hostNetns?: string;
+  /** runtimeConfig goes to DEL as it went to ADD: portmap's DEL undoes only the mappings it is given. */
+  networks: { name: string; ifName: string; conf: ConfList; runtimeConfig?: Record<string, unknown>; args?: Record<string, string>; result?: CniResult }[];
   pastaPid?: number;
   /** The ccrun that attached it: while it lives and no runtime state exists yet, it is still starting the container. */
   attacher?: number;
@@ -179,24 +182,26 @@ export async function attachNetwork(fx: FrontendContext, rec: ContainerRecord): 
   const settings = rec.network;
   if (settings?.mode !== 'cni') return;
   await releaseNetwork(fx, rec.id);
-  const state: AttachedState = { netns: netnsPath(fx, rec.id), networks: [], attacher: process.pid };
+  const state: AttachedState = { netns: netnsPath(fx, rec.id), hostNetns: `${netnsPath(fx, rec.id)}.host`, networks: [], attacher: process.pid };
   writeState(fx, rec.id, state);
   try {
-    (await import('../network/netns')).createNetns(state.netns!);
+    const netns = await import('../network/netns');
+    netns.pinOwnNetns(state.hostNetns!);
+    netns.createNetns(state.netns!);
     const att = { containerId: rec.id, netns: state.netns!, ifName: 'lo' };
     await cniDriver.add(LOOPBACK, att);
     for (const [i, name] of settings.networks.entries()) {
       const conf = withIpamDir(fx, networkConfigs(fx).require(name).conf);
-      const entry: AttachedState['networks'][number] = { name, ifName: `eth${i}`, conf };
-      state.networks.push(entry);
-      writeState(fx, rec.id, state);
-      entry.result = await cniDriver.add(conf, {
-        containerId: rec.id,
-        netns: state.netns!,
-        ifName: entry.ifName,
+      const entry: AttachedState['networks'][number] = {
+        name,
+        ifName: `eth${i}`,
+        conf,
         args: i === 0 && settings.ip ? { IP: settings.ip } : undefined,
         runtimeConfig: i === 0 ? { portMappings: settings.ports } : undefined,
-      });
+      };
+      state.networks.push(entry);
+      writeState(fx, rec.id, state);
+      entry.result = await cniDriver.add(conf, { containerId: rec.id, netns: state.netns!, ifName: entry.ifName, args: entry.args, runtimeConfig: entry.runtimeConfig });
       writeState(fx, rec.id, state);
     }
     await updateHosts(fx, settings.networks);
@@ -224,14 +229,22 @@ export async function releaseNetwork(fx: FrontendContext, id: string): Promise<v
   if (!state) return;
   if (state.pastaPid) (await import('../network/pasta')).stopPasta(state.pastaPid);
   const errors: Error[] = [];
+  const netns = await import('../network/netns');
   if (state.netns) {
-    for (const n of [...state.networks].reverse()) {
-      errors.push(...(await cniDriver.del(n.conf, { containerId: id, netns: state.netns, ifName: n.ifName, runtimeConfig: { portMappings: [] } }, n.result)));
+    // No pinned host namespace (it is gone: a reboot): there is nothing left to undo in it.
+    const hostThere = state.hostNetns !== undefined && fs.existsSync(state.hostNetns) && netns.isMounted(state.hostNetns);
+    const runIn = hostThere && !netns.isOwnNetns(state.hostNetns!) ? state.hostNetns : undefined;
+    if (hostThere || state.hostNetns === undefined) {
+      for (const n of [...state.networks].reverse()) {
+        errors.push(...(await cniDriver.del(n.conf, { containerId: id, netns: state.netns, ifName: n.ifName, args: n.args, runtimeConfig: n.runtimeConfig, runIn }, n.result)));
+      }
     }
-    try {
-      (await import('../network/netns')).removeNetns(state.netns);
-    } catch (e) {
-      errors.push(e as Error);
+    for (const p of [state.netns, state.hostNetns]) {
+      try {
+        if (p) netns.removeNetns(p);
+      } catch (e) {
+        errors.push(e as Error);
+      }
     }
   }
   for (const e of errors) fx.warn(`releasing the network of ${id.slice(0, 12)}: ${e.message}`);

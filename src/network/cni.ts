@@ -45,6 +45,12 @@ export interface Attachment {
   args?: Record<string, string>;
   /** Values for the plugins' declared capabilities (portMappings, ...). */
   runtimeConfig?: Record<string, unknown>;
+  /**
+   * The network namespace the plugins run in (the host side: bridge, NAT
+   * rules), when it is not the caller's own: a container's monitor lives in
+   * the container's namespace, and DEL from there must act on the host's.
+   */
+  runIn?: string;
 }
 
 export class CniError extends HostError {}
@@ -105,7 +111,7 @@ function execPlugin(command: 'ADD' | 'DEL' | 'CHECK', list: ConfList, plugin: Pl
     ...(args ? { CNI_ARGS: args } : {}),
   };
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = att.runIn ? spawn('nsenter', [`--net=${att.runIn}`, bin], { env, stdio: ['pipe', 'pipe', 'pipe'] }) : spawn(bin, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -19,7 +19,7 @@ export function createNetns(path: string): void {
   }
 }
 
-function isMounted(path: string): boolean {
+export function isMounted(path: string): boolean {
   try {
     return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === path);
   } catch {
@@ -34,4 +34,28 @@ export function removeNetns(path: string): void {
     if (r.status !== 0) throw new HostError(`cannot unmount the network namespace ${path}: ${r.stderr.trim()}`);
   }
   fs.rmSync(path, { force: true });
+}
+
+/**
+ * Binds the caller's own network namespace to `path`, so that whoever
+ * releases the container later (its monitor, inside the container's
+ * namespace) can act in the namespace its networks were set up in.
+ */
+export function pinOwnNetns(path: string): void {
+  fs.mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  fs.writeFileSync(path, '', { mode: 0o444 });
+  const r = spawnSync('mount', ['--bind', '/proc/self/ns/net', path], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    fs.rmSync(path, { force: true });
+    throw new HostError(`cannot keep a reference to this network namespace at ${path}: ${(r.error?.message ?? r.stderr).trim()}`);
+  }
+}
+
+/** Whether `path` (a bound nsfs file) is the caller's own network namespace. */
+export function isOwnNetns(path: string): boolean {
+  try {
+    return fs.statSync(path).ino === fs.statSync('/proc/self/ns/net').ino;
+  } catch {
+    return false;
+  }
 }

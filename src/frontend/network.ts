@@ -43,6 +43,8 @@ interface AttachedState {
   /** runtimeConfig goes to DEL as it went to ADD: portmap's DEL undoes only the mappings it is given. */
   networks: { name: string; ifName: string; conf: ConfList; runtimeConfig?: Record<string, unknown>; args?: Record<string, string>; result?: CniResult }[];
   pastaPid?: number;
+  /** Rootless: the process holding the user and network namespaces the container joins. */
+  holderPid?: number;
   /** The ccrun that attached it: while it lives and no runtime state exists yet, it is still starting the container. */
   attacher?: number;
 }
@@ -211,12 +213,35 @@ export async function attachNetwork(fx: FrontendContext, rec: ContainerRecord): 
   }
 }
 
-/** After the OCI create (rootless, pasta mode): pasta joins the namespaces of the waiting init. */
-export async function attachPasta(fx: FrontendContext, rec: ContainerRecord, pid: number): Promise<void> {
-  if (rec.network?.mode !== 'pasta') return;
-  const pidFile = join(records(fx).containerDir(rec.id), 'pasta.pid');
-  const { startPasta } = await import('../network/pasta');
-  writeState(fx, rec.id, { networks: [], attacher: process.pid, pastaPid: startPasta(pid, rec.network.ports, pidFile) });
+/**
+ * Before the OCI create (rootless, pasta mode), as rootless podman does: a
+ * holder process in a new user and network namespace of the user's (one id
+ * mapped, as ccrun maps), pasta attached to it, and a spec that joins both
+ * (the runtime's own init is not dumpable, so pasta could not join it).
+ * Returns the spec to create with; the record's stays as it is.
+ */
+export async function attachPasta(fx: FrontendContext, rec: ContainerRecord): Promise<import('../runtime/config/types').Spec> {
+  if (rec.network?.mode !== 'pasta') return rec.spec;
+  await releaseNetwork(fx, rec.id);
+  const { startHolder, startPasta } = await import('../network/pasta');
+  const state: AttachedState = { networks: [], attacher: process.pid };
+  try {
+    state.holderPid = await startHolder();
+    writeState(fx, rec.id, state);
+    state.pastaPid = await startPasta(state.holderPid, rec.network.ports, join(records(fx).containerDir(rec.id), 'pasta.pid'));
+    writeState(fx, rec.id, state);
+  } catch (e) {
+    writeState(fx, rec.id, state);
+    await releaseNetwork(fx, rec.id);
+    throw e;
+  }
+  const spec = JSON.parse(JSON.stringify(rec.spec)) as import('../runtime/config/types').Spec;
+  const linux = spec.linux!;
+  linux.namespaces = linux.namespaces!.map((n) => (n.type === 'user' || n.type === 'network' ? { type: n.type, path: `/proc/${state.holderPid}/ns/${n.type === 'user' ? 'user' : 'net'}` } : n));
+  // The holder's namespace has its mapping already (root to the user, as ccrun's own).
+  delete linux.uidMappings;
+  delete linux.gidMappings;
+  return spec;
 }
 
 /**
@@ -228,6 +253,7 @@ export async function releaseNetwork(fx: FrontendContext, id: string): Promise<v
   const state = readState(fx, id);
   if (!state) return;
   if (state.pastaPid) (await import('../network/pasta')).stopPasta(state.pastaPid);
+  if (state.holderPid) (await import('../network/pasta')).stopHolder(state.holderPid);
   const errors: Error[] = [];
   const netns = await import('../network/netns');
   if (state.netns) {

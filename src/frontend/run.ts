@@ -135,11 +135,10 @@ async function createFromRecord(
       ...how,
       id: rec.id,
       bundle: records(fx).containerDir(rec.id),
-      spec: rec.spec,
+      spec: await attachPasta(fx, rec),
       rootOverlay: rec.rootOverlay,
       extra: { frontend: true, name: rec.name, image: rec.image },
     });
-    await attachPasta(fx, rec, created.launched.pid);
     return created;
   } catch (e) {
     if (created) await deleteContainer(fx.runtime, rec.id, true).catch(() => undefined);

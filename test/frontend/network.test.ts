@@ -5,7 +5,7 @@
 // user networks with names and isolation, --internal, the network commands,
 // bad input leaving nothing, and everything released after rm.
 import t from 'tap';
-import { execFileSync } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
@@ -57,6 +57,11 @@ function netnsLeft(): string[] {
 function everything(): string {
   return [rig.snapshot(), leases().join(' '), netnsLeft().join(' ')].join('\n===\n');
 }
+
+// (busybox wget -T crashes in this static build: timeout(1) bounds it instead.)
+// busybox has no UDP server: the host's node, its /usr bound read-only, answers "echo MESSAGE".
+const UDP_ECHO = "const s = require('dgram').createSocket('udp4'); s.on('message', (m, r) => s.send('echo ' + m, r.port, r.address)); s.bind(53);";
+const HOST_NODE = ['-v', '/usr:/usr:ro', '-v', '/usr/lib:/lib:ro', '-v', '/usr/lib64:/lib64:ro'];
 
 const httpServer = (port: number): string[] => ['sh', '-c', `mkdir -p /www && echo served-by-$(hostname) > /www/index.html && exec httpd -f -p ${port} -h /www`];
 
@@ -112,8 +117,9 @@ t.test('--network none has only lo; --network host sees the host namespace', { s
 });
 
 t.test('published ports: TCP from the host and from outside, UDP, a free port, ccrun port and ps', { skip }, async (t) => {
-  const id = (await ok(t, ['run', '-d', '--name', 'pub', '-p', '8080:80', '-p', '9000', '-p', '53:53/udp', 'busybox', 'sh', '-c', 'echo "pub.test 10.1.2.3" > /etc/dnsd.conf; dnsd -c /etc/dnsd.conf -p 53 & mkdir /www; echo served-by-$(hostname) > /www/index.html; httpd -p 9000 -h /www; exec httpd -f -p 80 -h /www'], 'run -d -p')).trim();
+  const id = (await ok(t, ['run', '-d', '--name', 'pub', '-p', '8080:80', '-p', '9000', '-p', '53:53/udp', 'busybox', 'sh', '-c', 'mkdir /www; echo served-by-$(hostname) > /www/index.html; httpd -p 9000 -h /www; exec httpd -f -p 80 -h /www'], 'run -d -p')).trim();
   t.match(id, /^[0-9a-f]{64}$/);
+  await ok(t, ['run', '-d', '--name', 'udp', '-p', '5353:53/udp', ...HOST_NODE, 'busybox', process.execPath, '-e', UDP_ECHO], 'run -d -p 5353:53/udp');
   const ports = await ok(t, ['port', 'pub'], 'ccrun port');
   const line9000 = ports.split('\n').find((l) => l.startsWith('9000/tcp'));
   t.match(ports, /^80\/tcp -> 0\.0\.0\.0:8080$/m, 'port lists 80/tcp on 8080');
@@ -129,8 +135,9 @@ t.test('published ports: TCP from the host and from outside, UDP, a free port, c
   t.ok(page(await rig.httpGet('host', 'http://127.0.0.1:8080/')), 'host -> 127.0.0.1:8080 (portmap\'s localhost rule)');
   t.ok(page(await rig.httpGet('outside', `http://${HOST_IP}:8080/`)), 'outside -> HOST_IP:8080 (another host\'s view)');
   t.ok(page(await rig.httpGet('outside', `http://${HOST_IP}:${hostPort}/`)), `outside -> the free port ${hostPort} reaches 9000`);
-  t.equal(await rig.dnsQuery('outside', HOST_IP, 53, 'pub.test'), '10.1.2.3', 'outside -> HOST_IP:53/udp reaches dnsd in the container');
-  await ok(t, ['rm', '-f', 'pub'], 'rm -f');
+  t.ok(await waitFor(async () => (await rig.udpAsk('outside', HOST_IP, 5353, 'ping')) === 'echo ping', 10_000), 'outside -> HOST_IP:5353/udp reaches the UDP server in the container');
+  t.equal(await rig.udpAsk('host', '127.0.0.1', 5353, 'pong'), 'echo pong', 'host -> 127.0.0.1:5353/udp too');
+  await ok(t, ['rm', '-f', 'pub', 'udp'], 'rm -f');
   t.equal(everything(), baseline, 'after rm: links, firewall rules, sockets, leases, netns files as before');
 });
 
@@ -175,11 +182,11 @@ t.test('user networks: names and aliases, isolation between networks, --internal
   await ok(t, ['run', '-d', '--name', 'far', '--network', 'other', 'busybox', ...httpServer(80)], 'far on other');
   const insp = JSON.parse(await ok(t, ['network', 'inspect', 'app'], 'inspect')) as { Containers: Record<string, { Name: string; IPv4Address: string[] }> }[];
   t.same(Object.values(insp[0].Containers), [{ Name: 'web', IPv4Address: ['10.89.0.50'] }], 'inspect lists web with its --ip');
-  const fromApp = await ok(t, ['run', '--rm', '--network', 'app', 'busybox', 'sh', '-c', 'wget -q -T 3 -O - http://web:80/; wget -q -T 3 -O - http://www:80/; grep -c far /etc/hosts'], 'a peer on app');
+  const fromApp = await ok(t, ['run', '--rm', '--network', 'app', 'busybox', 'sh', '-c', 'wget -q -O - http://web:80/; wget -q -O - http://www:80/; grep -c far /etc/hosts || true'], 'a peer on app');
   t.match(fromApp, /^served-by-[0-9a-f]{12}\nserved-by-[0-9a-f]{12}\n0\n$/, 'reaches web by name and by alias; far is not in its hosts');
   const farIp = JSON.parse(await ok(t, ['network', 'inspect', 'other'], 'inspect other'))[0].Containers;
   const ip = (Object.values(farIp)[0] as { IPv4Address: string[] }).IPv4Address[0];
-  const cross = await cc(['run', '--rm', '--network', 'app', 'busybox', 'sh', '-c', `wget -q -T 2 -O - http://far:80/ || echo no-name; wget -q -T 2 -O - http://${ip}/ || echo no-route`]);
+  const cross = await cc(['run', '--rm', '--network', 'app', 'busybox', 'sh', '-c', `timeout 3 wget -q -O - http://far:80/ || echo no-name; timeout 3 wget -q -O - http://${ip}:80/ || echo no-route`]);
   t.match(cross.stdout, /no-name\nno-route/, `not across networks: no name, and ${ip} unreachable`);
   const inner = await cc(['run', '--rm', '--network', 'inner', 'busybox', 'sh', '-c', `nc -w 2 ${OUTSIDE_IP} ${ECHO_PORT} </dev/null || echo no-egress`]);
   t.match(inner.stdout, /no-egress/, '--internal: no egress');
@@ -195,14 +202,10 @@ t.test('user networks: names and aliases, isolation between networks, --internal
 });
 
 t.test('bad input: a clear error, and nothing made', { skip }, async (t) => {
-  const busy = await rig.runInHost(['sh', '-c', 'busybox nc -l -p 8181 </dev/null >/dev/null & echo $!']);
-  const holder = Number(busy.stdout.trim());
+  // Something else listening on a host port: a plain nc in the host namespace.
+  const holder = spawn(rig.inHost[0], [...rig.inHost.slice(1), 'busybox', 'nc', '-l', '-p', '8181'], { stdio: 'ignore' });
   t.teardown(() => {
-    try {
-      process.kill(holder, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
+    holder.kill('SIGKILL');
   });
   await waitFor(async () => (await rig.runInHost(['ss', '-Htln', 'sport = :8181'])).stdout.includes('8181'), 5000);
   await ok(t, ['network', 'create', 'taken'], 'a network to overlap');
@@ -214,10 +217,10 @@ t.test('bad input: a clear error, and nothing made', { skip }, async (t) => {
     [['run', '--rm', '-p', '80/sctp', 'busybox', 'true'], /protocol "sctp" is not tcp or udp/],
     [['run', '--rm', '-p', '8181:80', 'busybox', 'true'], /host port 8181\/tcp is already in use on this host: choose another host port/],
     [['run', '--rm', '--network', 'nosuch', 'busybox', 'true'], /network "nosuch" does not exist: create it \(ccrun network create nosuch\)/],
-    [['run', '--rm', '--network', 'taken', '--ip', '10.1.1.1', 'busybox', 'true'], /--ip 10\.1\.1\.1 is not in network "taken"'s subnet 10\.89\.0\.0\/24/],
+    [['run', '--rm', '--network', 'taken', '--ip', '10.1.1.1', 'busybox', 'true'], /--ip 10\.1\.1\.1 is not in network "taken"'s subnet 10\.89\.\d+\.0\/24: choose an address in it/],
     [['run', '--rm', '--network', 'none', '-p', '80', 'busybox', 'true'], /with --network none there is none/],
     [['run', '--rm', '--network-alias', 'x', 'busybox', 'true'], /--network-alias works on a user network only/],
-    [['network', 'create', '--subnet', '10.89.0.0/16', 'clash'], /--subnet 10\.89\.0\.0\/16 overlaps network "taken"/],
+    [['network', 'create', '--subnet', '10.89.0.0/16', 'clash'], /--subnet 10\.89\.0\.0\/16 overlaps network "taken": choose a subnet that does not/],
     [['network', 'create', '--subnet', '10.250.0.0/24', 'clash'], /overlaps a route of this host \(10\.250\.0\.0\/24\)/],
     [['network', 'create', 'taken'], /network "taken" already exists/],
     [['network', 'create', 'bad/name'], /invalid network name "bad\/name"/],

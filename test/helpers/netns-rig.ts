@@ -29,8 +29,8 @@ export interface NetRig {
    * wget crashes in glibc's NSS): the body, or "failed: why".
    */
   httpGet(where: 'host' | 'outside', url: string): Promise<string>;
-  /** An A query over UDP to server:port from a namespace: the addresses, or "failed: why". */
-  dnsQuery(where: 'host' | 'outside', server: string, port: number, name: string): Promise<string>;
+  /** Sends one UDP datagram from a namespace: the first answer, or "failed: timeout". */
+  udpAsk(where: 'host' | 'outside', server: string, port: number, message: string): Promise<string>;
   /** What must be as before once every container is gone: links, firewall rules, listening sockets. */
   snapshot(): string;
   dispose(): void;
@@ -97,8 +97,8 @@ export async function makeNetRig(tag: string): Promise<NetRig> {
         const js = `require('http').get(${JSON.stringify(url)}, { timeout: 3000 }, (r) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => console.log(b.trim())); }).on('error', (e) => console.log('failed: ' + e.message)).on('timeout', function () { console.log('failed: timeout'); this.destroy(); });`;
         return (await runAsync([...(where === 'host' ? inHost : inOutside), process.execPath, '-e', js])).stdout.trim();
       },
-      dnsQuery: async (where, server, port, name) => {
-        const js = `const r = new (require('dns').Resolver)({ timeout: 2000, tries: 1 }); r.setServers([${JSON.stringify(`${server}:${port}`)}]); r.resolve4(${JSON.stringify(name)}, (e, a) => console.log(e ? 'failed: ' + e.code : a.join(',')));`;
+      udpAsk: async (where, server, port, message) => {
+        const js = `const s = require('dgram').createSocket('udp4'); s.on('message', (m) => { console.log(String(m)); process.exit(0); }); s.send(${JSON.stringify(message)}, ${port}, ${JSON.stringify(server)}); setTimeout(() => { console.log('failed: timeout'); process.exit(0); }, 3000);`;
         return (await runAsync([...(where === 'host' ? inHost : inOutside), process.execPath, '-e', js])).stdout.trim();
       },
       snapshot: () =>

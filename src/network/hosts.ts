@@ -50,19 +50,21 @@ export function hostsText(c: HostsContent): string {
   return lines.join('\n') + '\n';
 }
 
+function hostResolvConf(): string {
+  try {
+    return fs.readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /**
  * The host's resolv.conf for a container in a network namespace of its own:
  * loopback nameservers (a local stub resolver) reach nothing from there, so
  * they go, and Google's public ones stand in when none is left, as Docker
  * does. --dns replaces the nameservers. With the host's network it is kept.
  */
-export function resolvConfText(dns: string[], keepLoopback: boolean): string {
-  let text = '';
-  try {
-    text = fs.readFileSync('/etc/resolv.conf', 'utf8');
-  } catch {
-    /* none on the host */
-  }
+export function resolvConfText(dns: string[], keepLoopback: boolean, text = hostResolvConf()): string {
   const isServer = (l: string): boolean => /^\s*nameserver\s/.test(l);
   const isLoopback = (l: string): boolean => /^\s*nameserver\s+(127\.|::1\s*$|::1$)/.test(l);
   let lines = text.split('\n').filter((l) => l !== '');

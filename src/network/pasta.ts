@@ -22,6 +22,8 @@ export async function startPasta(pid: number, ports: PortMapping[], pidFile: str
   fs.rmSync(pidFile, { force: true });
   const args = [
     '--config-net', '--quiet', '--foreground',
+    // The gateway is the real one: pasta would otherwise take its address for the host's loopback.
+    '--no-map-gw',
     '-t', portList(ports, 'tcp'), '-u', portList(ports, 'udp'),
     // Nothing from the container to the host's own ports: its loopback stays its own.
     '-T', 'none', '-U', 'none',

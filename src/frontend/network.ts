@@ -50,7 +50,9 @@ interface AttachedState {
 }
 
 export interface NetworkRequestPart {
+  /** none, host, bridge (the default), a user network's name, or pasta. */
   network: string;
+  /** -p specs, as typed. */
   publish: string[];
   publishAll: boolean;
   networkAliases: string[];

@@ -8,9 +8,10 @@ import { CAPABILITY_BITS } from '../runtime/config/tables';
 import { rootlessIdMappings, rootlessMount } from '../runtime/config/default-spec';
 import { UsageError, NotFoundError } from '../runtime/errors';
 import { imageVolumeMounts } from './volumes';
+import type { NetworkRequestPart } from './network';
 
-/** What `ccrun run IMAGE` was asked for, parsed from the command line. */
-export interface RunRequest {
+/** What `ccrun run IMAGE` was asked for, parsed from the command line (the network part: src/frontend/network.ts). */
+export interface RunRequest extends NetworkRequestPart {
   image: string;
   /** Replaces the image's Cmd when non-empty. */
   command: string[];
@@ -37,15 +38,6 @@ export interface RunRequest {
   pull: 'missing' | 'always' | 'never';
   platform?: string;
   init: boolean;
-  /** none, host, bridge (the default), a user network's name, or pasta. */
-  network: string;
-  /** -p specs, -P, and the rest of the network options (src/frontend/network.ts). */
-  publish: string[];
-  publishAll: boolean;
-  networkAliases: string[];
-  dns: string[];
-  addHosts: string[];
-  ip?: string;
   /** --security-opt: seccomp=unconfined|PROFILE.json, no-new-privileges[:true|false]. */
   securityOpts: string[];
 }

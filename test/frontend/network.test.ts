@@ -6,6 +6,7 @@
 // bad input leaving nothing, and everything released after rm.
 import t from 'tap';
 import { execFileSync, spawn } from 'child_process';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
@@ -137,6 +138,39 @@ t.test('published ports: TCP from the host and from outside, UDP, a free port, c
   t.equal(await rig.udpAsk('host', '127.0.0.1', 5353, 'pong'), 'echo pong', 'host -> 127.0.0.1:5353/udp too');
   await ok(t, ['rm', '-f', 'pub', 'udp'], 'rm -f');
   t.equal(everything(), baseline, 'after rm: links, firewall rules, sockets, leases, netns files as before');
+});
+
+/** busybox re-tagged "exposing:latest" with ExposedPorts 80/tcp and 53/udp in its config (a docker-archive edited). */
+function loadExposingImage(): void {
+  const dir = join(work, 'exposing');
+  fs.mkdirSync(dir);
+  execFileSync(CCRUN, ['--store', store, 'save', '-o', join(work, 'bb-save.tar'), 'busybox']);
+  execFileSync('tar', ['-xf', join(work, 'bb-save.tar'), '-C', dir]);
+  const manifest = JSON.parse(fs.readFileSync(join(dir, 'manifest.json'), 'utf8')) as { Config: string; RepoTags: string[] }[];
+  const config = JSON.parse(fs.readFileSync(join(dir, manifest[0].Config), 'utf8')) as { config: Record<string, unknown> };
+  config.config.ExposedPorts = { '80/tcp': {}, '53/udp': {} };
+  const text = JSON.stringify(config);
+  const name = `${createHash('sha256').update(text).digest('hex')}.json`;
+  fs.rmSync(join(dir, manifest[0].Config));
+  fs.writeFileSync(join(dir, name), text);
+  manifest[0].Config = name;
+  manifest[0].RepoTags = ['exposing:latest'];
+  fs.writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+  fs.rmSync(join(dir, 'repositories'), { force: true });
+  execFileSync('tar', ['-cf', join(work, 'exposing.tar'), '-C', dir, '.']);
+  execFileSync(CCRUN, ['--store', store, 'load', '-i', join(work, 'exposing.tar')], { stdio: 'ignore' });
+}
+
+t.test("-P publishes the image's ExposedPorts on free host ports", { skip }, async (t) => {
+  loadExposingImage();
+  await ok(t, ['run', '-d', '--name', 'exp', '-P', 'exposing', ...httpServer(80)], 'run -d -P');
+  const ports = await ok(t, ['port', 'exp'], 'port');
+  const tcp = Number(/^80\/tcp -> 0\.0\.0\.0:(\d+)$/m.exec(ports)?.[1]);
+  t.ok(tcp > 1024, `80/tcp on a free port (${ports.trim().replace(/\n/g, ', ')})`);
+  t.match(ports, /^53\/udp -> 0\.0\.0\.0:\d+$/m, '53/udp too');
+  t.ok(await waitFor(async () => (await rig.httpGet('outside', `http://${HOST_IP}:${tcp}/`)).startsWith('served-by'), 10_000), 'reachable from outside');
+  await ok(t, ['rm', '-f', 'exp'], 'rm');
+  t.equal(everything(), baseline, 'after rm: as before');
 });
 
 t.test('stop and start keep the settings; a killed container releases its network', { skip }, async (t) => {

@@ -63,7 +63,7 @@ for i in $(seq "$MANY"); do "${CC[@]}" run -d --name "b$i" -p 80 "$IMG" sleep 60
 for i in $(seq "$MANY"); do "${CC[@]}" rm -f "b$i" >/dev/null; done
 cm=$(( $(now_ms) - s ))
 s=$(now_ms)
-for i in $(seq "$MANY"); do "${PM[@]}" run -d --name "b$i" -p 80 "$IMG" sleep 600 >/dev/null; done
+for i in $(seq "$MANY"); do "${PM[@]}" run -d --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --name "b$i" -p 80 "$IMG" sleep 600 >/dev/null; done
 for i in $(seq "$MANY"); do "${PM[@]}" rm -f -t 0 "b$i" >/dev/null; done
 pm=$(( $(now_ms) - s ))
 printf '%-40s %8s %8s %14s\n' "$MANY x (run -d -p 80, then rm -f), total" "$cm" "$pm" "$(ratio "$cm" "$pm")"

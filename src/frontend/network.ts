@@ -192,8 +192,9 @@ export async function attachNetwork(fx: FrontendContext, rec: ContainerRecord): 
     const netns = await import('../network/netns');
     netns.pinOwnNetns(state.hostNetns!);
     netns.createNetns(state.netns!);
-    const att = { containerId: rec.id, netns: state.netns!, ifName: 'lo' };
-    await cniDriver.add(LOOPBACK, att);
+    // lo is independent of the networks: brought up while they are set up.
+    const loopback = cniDriver.add(LOOPBACK, { containerId: rec.id, netns: state.netns!, ifName: 'lo' });
+    loopback.catch(() => undefined);
     for (const [i, name] of settings.networks.entries()) {
       const conf = withIpamDir(fx, networkConfigs(fx).require(name).conf);
       const entry: AttachedState['networks'][number] = {
@@ -208,6 +209,7 @@ export async function attachNetwork(fx: FrontendContext, rec: ContainerRecord): 
       entry.result = await cniDriver.add(conf, { containerId: rec.id, netns: state.netns!, ifName: entry.ifName, args: entry.args, runtimeConfig: entry.runtimeConfig });
       writeState(fx, rec.id, state);
     }
+    await loopback;
     await updateHosts(fx, settings.networks);
   } catch (e) {
     await releaseNetwork(fx, rec.id);

@@ -1,7 +1,8 @@
 // The networks a container can join: CNI network configuration lists, one
 // `<dir>/<name>.conflist` each (the files nerdctl keeps in /etc/cni/net.d),
 // so a user may drop in one of their own. `ccrun network create` writes a
-// bridge list: bridge (with host-local IPAM), portmap, firewall, tuning.
+// bridge list: bridge (with host-local IPAM), portmap, firewall (no tuning:
+// it would cost two process starts per container for no sysctl asked).
 // The default network "bridge" is made the same way on first use.
 import * as fs from 'fs';
 import { join } from 'path';
@@ -246,7 +247,6 @@ export class NetworkConfigs {
         { type: 'portmap', capabilities: { portMappings: true } },
         // Containers of one network are kept from other networks' bridges (CNI-ISOLATION chains).
         { type: 'firewall', ingressPolicy: 'same-bridge' },
-        { type: 'tuning' },
       ],
     };
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o755 });

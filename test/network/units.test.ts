@@ -87,7 +87,7 @@ t.test('subnets, and a network list as ccrun writes it', async (t) => {
   const n = configs.create('app', { subnet: '10.123.0.0/24', internal: true });
   t.same([n.subnet, n.gateway, n.bridge, n.internal], ['10.123.0.0/24', '10.123.0.1', 'ccrun1', true]);
   const conf = JSON.parse(fs.readFileSync(join(dir, 'nets', 'app.conflist'), 'utf8')) as ConfList;
-  t.same(conf.plugins.map((p) => p.type), ['bridge', 'portmap', 'firewall', 'tuning'], 'bridge, portmap, firewall, tuning');
+  t.same(conf.plugins.map((p) => p.type), ['bridge', 'portmap', 'firewall'], 'bridge, portmap, firewall');
   t.equal(conf.plugins[0].ipMasq, false, 'internal: no masquerading');
   t.same((conf.plugins[0].ipam as { routes: unknown[] }).routes, [], 'internal: no default route');
   t.throws(() => configs.create('other', { subnet: '10.123.0.128/25' }), /overlaps network "app"/);

@@ -264,7 +264,7 @@ t.test('bad input: a clear error, and nothing made', { skip }, async (t) => {
   }
   const noPlugin = await cc(['run', '--rm', 'busybox', 'true'], ['CCRUN_CNI_PATH=/nonexistent']);
   t.equal(noPlugin.code, 1, 'missing plugins fail');
-  t.match(noPlugin.stderr, /the CNI plugins "bridge", "host-local", "portmap", "firewall", "tuning" are not in \/nonexistent: install them \(Debian: apt-get install containernetworking-plugins\)/);
+  t.match(noPlugin.stderr, /the CNI plugins "bridge", "host-local", "portmap", "firewall" are not in \/nonexistent: install them \(Debian: apt-get install containernetworking-plugins\)/);
   t.equal(containerDirs().length, dirs, 'no container was made');
   t.equal(everything(), before, 'nothing left in the network');
   t.notMatch(await ok(t, ['network', 'ls'], 'ls'), /clash/, 'no network file made');

@@ -213,6 +213,9 @@ export async function attachNetwork(fx: FrontendContext, rec: ContainerRecord): 
     await updateHosts(fx, settings.networks);
   } catch (e) {
     await releaseNetwork(fx, rec.id);
+    if (settings.ip && /not available|already allocated/.test((e as Error).message)) {
+      (e as Error).message += `: --ip ${settings.ip} is taken; choose another address, or leave --ip out (see ccrun network inspect ${settings.networks[0]})`;
+    }
     throw e;
   }
 }

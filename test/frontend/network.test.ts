@@ -214,6 +214,12 @@ t.test('user networks: names and aliases, isolation between networks, --internal
   await ok(t, ['run', '-d', '--name', 'far', '--network', 'other', 'busybox', ...httpServer(80)], 'far on other');
   const insp = JSON.parse(await ok(t, ['network', 'inspect', 'app'], 'inspect')) as { Containers: Record<string, { Name: string; IPv4Address: string[] }> }[];
   t.same(Object.values(insp[0].Containers), [{ Name: 'web', IPv4Address: ['10.89.0.50'] }], 'inspect lists web with its --ip');
+  const dirs = containerDirs().length;
+  const leased = leases();
+  const clash = await cc(['run', '--rm', '--network', 'app', '--ip', '10.89.0.50', 'busybox', 'true']);
+  t.equal(clash.code, 1, '--ip of an address in use fails');
+  t.match(clash.stderr, /network "app": CNI plugin bridge ADD failed: .*10\.89\.0\.50.*: --ip 10\.89\.0\.50 is taken; choose another address/, `host-local's refusal, naming the address: ${clash.stderr.trim()}`);
+  t.same([containerDirs().length, leases()], [dirs, leased], 'and leaves no container and no lease');
   const fromApp = await ok(t, ['run', '--rm', '--network', 'app', 'busybox', 'sh', '-c', 'wget -q -O - http://web:80/; wget -q -O - http://www:80/; grep -c far /etc/hosts || true'], 'a peer on app');
   t.match(fromApp, /^served-by-[0-9a-f]{12}\nserved-by-[0-9a-f]{12}\n0\n$/, 'reaches web by name and by alias; far is not in its hosts');
   const farIp = JSON.parse(await ok(t, ['network', 'inspect', 'other'], 'inspect other'))[0].Containers;

@@ -5,7 +5,7 @@ import t from 'tap';
 import * as fs from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { cniAdd, cniDel, checkPlugins, type ConfList } from '../../src/network/cni';
+import { cniAdd, cniCheck, cniDel, checkPlugins, type ConfList } from '../../src/network/cni';
 import { parsePublish, exposedPorts, formatMapping } from '../../src/network/ports';
 import { parseSubnet, subnetsOverlap, subnetContains, parseIPv4, formatSubnet, NetworkConfigs } from '../../src/network/networks';
 import { hostsText, resolvConfText, parseAddHost } from '../../src/network/hosts';
@@ -56,6 +56,16 @@ t.test('DEL: reverse order with the cached result; every plugin runs although on
   t.same(log().map((c) => [c.plugin, c.command, (c.input.prevResult as { ips: unknown[] }).ips.length]), [['second', 'DEL', 1], ['failing', 'DEL', 1], ['first', 'DEL', 1]]);
   t.equal(errors.length, 1);
   t.match(errors[0].message, /network "net1": CNI plugin failing DEL failed: no luck: just a test/, "the plugin's error JSON");
+});
+
+t.test('CHECK: in order with the cached result; skipped when the list disables it', async (t) => {
+  const cached = { cniVersion: '1.0.0', ips: [{ address: '10.9.0.2/24' }] };
+  await cniCheck(list, att, cached);
+  t.same(log().map((c) => [c.plugin, c.command, (c.input.prevResult as { ips: unknown[] }).ips.length]), [['first', 'CHECK', 1], ['second', 'CHECK', 1]]);
+  await cniCheck({ ...list, disableCheck: true }, att, cached);
+  t.same(log(), [], 'disableCheck: nothing runs');
+  await t.rejects(cniCheck({ ...list, plugins: [{ type: 'failing' }, { type: 'first' }] }, att, cached), /CNI plugin failing CHECK failed: no luck/);
+  t.same(log().map((c) => c.plugin), ['failing'], 'stops at the first that finds something wrong');
 });
 
 t.test('a missing plugin is named before anything runs', async (t) => {

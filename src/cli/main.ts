@@ -41,6 +41,8 @@ export const COMMANDS: Record<string, string> = {
   stop: 'stop',
   rm: 'rm',
   logs: 'logs',
+  port: 'port',
+  network: 'network',
 };
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [

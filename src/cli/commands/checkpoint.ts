@@ -2,7 +2,8 @@
 // (CRIU dumps the runtime container into --image-path); a name that is no
 // runtime id but an image container (ccrun run IMAGE) is the front end's,
 // with --export to a tarball.
-import type { CommandSpec, OptionSpec } from '../command';
+import type { CommandSpec, OptionSpec, ParsedOptions } from '../command';
+import type { CriuSharedOptions } from '../../runtime/criu';
 
 /** The CRIU flags checkpoint and restore share (runc's). */
 export const CRIU_OPTIONS: OptionSpec[] = [
@@ -14,6 +15,18 @@ export const CRIU_OPTIONS: OptionSpec[] = [
   { name: 'ext-unix-sk', kind: 'boolean', description: 'allow external unix sockets' },
   { name: 'manage-cgroups-mode', kind: 'string', value: 'soft|full|strict|ignore', description: 'how CRIU dumps and restores cgroups', default: 'soft' },
 ];
+
+/** The shared CRIU flags as the library takes them. */
+export function criuFlags(opts: ParsedOptions): Omit<CriuSharedOptions, 'imagePath'> {
+  return {
+    tcpEstablished: Boolean(opts.tcpEstablished),
+    fileLocks: Boolean(opts.fileLocks),
+    shellJob: Boolean(opts.shellJob),
+    extUnixSk: Boolean(opts.extUnixSk),
+    manageCgroupsMode: opts.manageCgroupsMode as string,
+    workPath: opts.workPath as string | undefined,
+  };
+}
 
 export const command: CommandSpec = {
   name: 'checkpoint',
@@ -35,14 +48,7 @@ export const command: CommandSpec = {
     const { UsageError } = await import('../../runtime/errors');
     if (opts.pageServer !== undefined) throw new UsageError('--page-server is not supported: dump to --image-path and copy the directory');
     const rt = runtimeContext(ctx);
-    const criu = {
-      tcpEstablished: Boolean(opts.tcpEstablished),
-      fileLocks: Boolean(opts.fileLocks),
-      shellJob: Boolean(opts.shellJob),
-      extUnixSk: Boolean(opts.extUnixSk),
-      manageCgroupsMode: opts.manageCgroupsMode as string,
-      workPath: opts.workPath as string | undefined,
-    };
+    const criu = criuFlags(opts);
     const { isRuntimeId, frontendFor } = await import('./restore');
     if (!isRuntimeId(rt, id)) {
       const fx = await frontendFor(ctx);

@@ -6,7 +6,7 @@
 import type { CommandContext, CommandSpec } from '../command';
 import type { RuntimeContext } from '../../runtime/status';
 import type { FrontendContext } from '../../frontend/run';
-import { CRIU_OPTIONS } from './checkpoint';
+import { CRIU_OPTIONS, criuFlags } from './checkpoint';
 
 /** A runtime container of that id exists (a name never is one: its characters may not even make an id). */
 export function isRuntimeId(rt: RuntimeContext, id: string): boolean {
@@ -43,14 +43,7 @@ export const command: CommandSpec = {
     const { runtimeContext } = await import('../runtime-context');
     const { UsageError } = await import('../../runtime/errors');
     const rt = runtimeContext(ctx);
-    const criu = {
-      tcpEstablished: Boolean(opts.tcpEstablished),
-      fileLocks: Boolean(opts.fileLocks),
-      shellJob: Boolean(opts.shellJob),
-      extUnixSk: Boolean(opts.extUnixSk),
-      manageCgroupsMode: opts.manageCgroupsMode as string,
-      workPath: opts.workPath as string | undefined,
-    };
+    const criu = criuFlags(opts);
     if (opts.import !== undefined) {
       if (id !== undefined) throw new UsageError('restore --import FILE takes no container name (give the new one with --name)');
       const { importImageContainer } = await import('../../frontend/checkpoint');

@@ -6,7 +6,7 @@ import { checks as libraryChecks, cannotRun, type Check } from './checks';
 import { detectCgroupMode } from '../../src/cgroups/index';
 import { containerChecks } from './container-checks';
 import { apparmorChecks } from './apparmor-checks';
-import { criuChecks } from './criu-checks';
+import { criuChecks, podmanCriuChecks } from './criu-checks';
 
 async function main(): Promise<void> {
   let pass = 0;
@@ -20,7 +20,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   // CRIU's checks load kernel modules first: only when asked for ("criu:", checkpoint-vm.test.ts).
-  const all: Check[] = only.some((o) => o.startsWith('criu')) ? criuChecks : [...libraryChecks, ...containerChecks, ...apparmorChecks];
+  const all: Check[] = only.some((o) => o.startsWith('criu')) ? [...criuChecks, ...podmanCriuChecks] : [...libraryChecks, ...containerChecks, ...apparmorChecks];
   for (const c of all) {
     if (only.length && !only.some((o) => c.name.includes(o))) continue;
     const teardowns: (() => unknown)[] = [];

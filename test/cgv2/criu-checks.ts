@@ -240,12 +240,17 @@ export const criuChecks: Check[] = [
   },
 ];
 
-/** podman with ccrun as its runtime (test/engines/podman-checkpoint-vm.test.ts: a boot of its own, podman is slow there). */
+/** podman with ccrun as its runtime: in the VM's boot with the checks above, and in podman.test.ts where CRIU works on the host. */
 export const podmanCriuChecks: Check[] = [
   {
     name: 'criu-podman: podman container checkpoint and restore with ccrun as the runtime',
     async run(a) {
-      const { Podman } = await import('../helpers/engines');
+      const { Podman, missingBinary } = await import('../helpers/engines');
+      const missing = missingBinary(['podman', 'conmon']);
+      if (missing) {
+        console.log(`# skipped: ${missing} is not installed (scripts/setup.sh installs podman and conmon)`);
+        return;
+      }
       const pm = new Podman(a as unknown as import('../helpers/runtime').Tap);
       const name = `ck${process.pid}`;
       const r = pm.podman(['run', '-d', '--name', name, ...pm.runFlags(), pm.image, 'sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i >> /tmp/count; sleep 0.2; done'], { timeout: 240_000 });

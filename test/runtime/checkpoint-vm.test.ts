@@ -15,7 +15,8 @@ t.test('in the VM: checkpoint and restore through CRIU', { skip: why ? `skipped:
   busyboxRootfs(); // built here: writes in the guest are thrown away
   const js = compileForVm(t, 'test/cgv2/run-checks.ts');
   const t0 = Date.now();
-  const r = runInCgv2Vm(['node', js, 'criu:'], {
+  // "criu": the runtime's checks (criu:) and podman's (criu-podman:), one boot.
+  const r = runInCgv2Vm(['node', js, 'criu'], {
     timeoutS: 780,
     memMB: 1536,
     env: { CCRUN_CRIU_MODULES: join(REPO, 'test', 'cgv2', 'criu-modules'), CCRUN_CGV2_KROOT: join(CGV2_HOME, 'kroot') },

@@ -154,6 +154,17 @@ export const criuChecks: Check[] = [
       const again = ccrun(root, ['restore', '--detach', '--image-path', images, '--bundle', bundle, copy], T);
       a.ok(again.code !== 0 && /already exists/.test(again.stderr), `a restore over an existing id is refused: ${again.stderr.trim()}`);
       a.ok(status(root, copy) === 'running', 'and the existing one keeps running');
+      // Iterative migration: a pre-dump leaves it running, the dump after it writes only what changed.
+      const pre = join(images, '..', 'pre');
+      const final = join(images, '..', 'final');
+      const pd = ccrun(root, ['checkpoint', '--pre-dump', '--image-path', pre, id], T);
+      a.ok(pd.code === 0 && status(root, id) === 'running', `checkpoint --pre-dump exits 0 and leaves it running: ${pd.stderr.trim()}`);
+      const fd = ccrun(root, ['checkpoint', '--parent-path', '../pre', '--image-path', final, id], T);
+      a.ok(fd.code === 0, `checkpoint --parent-path ../pre exits 0: ${fd.stderr.trim()}`);
+      const pagesOf = (dir: string): number => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.startsWith('pages-')).reduce((n, f) => n + fs.statSync(join(dir, f)).size, 0) : 0);
+      a.ok(pagesOf(final) < pagesOf(images), `the dump on top of the pre-dump holds fewer pages (${pagesOf(final)} bytes) than a whole dump (${pagesOf(images)})`);
+      const back = ccrun(root, ['restore', '--detach', '--image-path', final, '--bundle', bundle, id], T);
+      a.ok(back.code === 0 && status(root, id) === 'running', `and it restores from the two: ${back.stderr.trim()}`);
     },
   },
   {

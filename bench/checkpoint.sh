@@ -64,9 +64,11 @@ now() { date +%s%N; }
 ms() { echo $(( ($2 - $1) / 1000000 )); }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# one RUNTIME: run, wait until resident, checkpoint, restore, delete; prints "dump_ms restore_ms rss_kb"
+# one RUNTIME: run, wait until resident, checkpoint, restore, delete; prints
+# "dump_ms restore_ms rss_kb state_ms" (state: the runtime's fixed cost of one
+# call, for ccrun mostly node's start-up, which emulation makes seconds)
 one() {
-  local rt=$1 id=bench-ckpt-$1-$$ img=$work/img-$1 t0 t1 t2 pid rss
+  local rt=$1 id=bench-ckpt-$1-$$ img=$work/img-$1 t0 t1 t2 t3 t4 pid rss
   rm -rf "$img" "$bundle/rootfs/ready"
   case $rt in
     ccrun) "$CCRUN" run -d -b "$bundle" "$id" </dev/null >/dev/null 2>&1 ;;
@@ -81,23 +83,26 @@ one() {
   $rt restore -d --image-path "$img" -b "$bundle" "$id" </dev/null >/dev/null 2>&1
   t2=$(now)
   [ "$($rt state "$id" | grep -c running)" = 1 ] || { echo "$rt: the restored container is not running" >&2; exit 1; }
+  t3=$(now)
+  $rt state "$id" >/dev/null
+  t4=$(now)
   $rt delete -f "$id"
   rm -rf "$img"
-  echo "$(ms "$t0" "$t1") $(ms "$t1" "$t2") $rss"
+  echo "$(ms "$t0" "$t1") $(ms "$t1" "$t2") $rss $(ms "$t3" "$t4")"
 }
 # ccrun's own state/checkpoint go through bin/ccrun; runc through runc.
 ccrun() { "$CCRUN" "$@"; }
 
 echo "# checkpoint + restore of a ${MB} MB-resident process, $RUNS runs each (ms); kernel $(uname -r), $(criu --version | head -1)"
-printf '%-6s %-5s %10s %10s %10s\n' runtime run dump restore rss_kb
+printf '%-6s %-5s %10s %10s %10s %10s\n' runtime run dump restore rss_kb state
 : > "$work/ccrun.txt"; : > "$work/runc.txt"
 for i in $(seq 1 "$RUNS"); do
   for rt in ccrun runc; do
     r=$(one $rt)
     echo "$r" >> "$work/$rt.txt"
-    printf '%-6s %-5s %10s %10s %10s\n' "$rt" "$i" $r
+    printf '%-6s %-5s %10s %10s %10s %10s\n' "$rt" "$i" $r
   done
 done
 for rt in ccrun runc; do
-  printf '%-6s %-5s %10s %10s\n' "$rt" median "$(cut -d' ' -f1 "$work/$rt.txt" | median)" "$(cut -d' ' -f2 "$work/$rt.txt" | median)"
+  printf '%-6s %-5s %10s %10s %10s %10s\n' "$rt" median "$(cut -d' ' -f1 "$work/$rt.txt" | median)" "$(cut -d' ' -f2 "$work/$rt.txt" | median)" - "$(cut -d' ' -f4 "$work/$rt.txt" | median)"
 done

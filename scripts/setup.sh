@@ -16,6 +16,7 @@ PACKAGES=(
   hyperfine curl bc time                # benchmarks
   qemu-system-x86 xz-utils              # cgroup v2 tests in a VM
   apparmor                              # apparmor_parser, for the AppArmor checks in that VM
+  criu                                  # checkpoint and restore (driven through its command line)
 )
 if [ "$(id -u)" = 0 ]; then
   apt-get update -qq

@@ -12,6 +12,7 @@ PACKAGES=(
   uidmap iproute2 bsdutils              # user namespaces; network namespaces and script(1) in tests
   docker-registry                       # the registry the image tests pull from
   runc crun skopeo umoci podman conmon containerd  # peers for tests and benchmarks
+  criu                                  # checkpoint and restore (driven through its command line)
   openssl                               # the registry test rig signs tokens
   hyperfine curl bc time                # benchmarks
   qemu-system-x86 xz-utils              # cgroup v2 tests in a VM

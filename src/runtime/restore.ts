@@ -13,6 +13,7 @@ import { checkContainerId, processStartTime, type SavedState } from './state';
 import { openContainerCgroup, resourcesWithDefaultDevices } from './cgroup-link';
 import { ConfigError, HostError, NotFoundError, StateError, UsageError } from './errors';
 import { OCI_VERSION, type RuntimeContext } from './status';
+import { native } from '../native';
 import { runHooks, runHooksWarning, type HookState } from './hooks';
 import { CHECKPOINT_META, externalMountDestinations, externalNamespaces, isBindMount, type CheckpointMeta } from './checkpoint';
 import { RESTORE_LOG, criuFailure, isCriuImageDir, runCriu, sharedCriuArgs, type CriuSharedOptions } from './criu';
@@ -174,6 +175,9 @@ export async function restoreContainer(ctx: RuntimeContext, opts: RestoreOptions
     const pidFile = join(dir, 'criu-restore.pid');
     const args = restoreArgs(o, spec, meta, root, cgroup.path, pidFile, nsFds);
     const stdio = [...(o.stdio ?? [0, 1, 2]), ...opened];
+    // In the foreground the restored init must become our child, as with
+    // runc: criu restores it detached, and it is reparented to a subreaper.
+    if (!o.detach) native().setChildSubreaper();
     const run = runCriu(args, join(o.workPath, RESTORE_LOG), stdio);
     if (!run.ok) throw new HostError(criuFailure(`cannot restore container "${o.id}" from ${imagePath}`, run));
     const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
@@ -231,12 +235,30 @@ export async function restoreContainer(ctx: RuntimeContext, opts: RestoreOptions
   }
 }
 
-/** A foreground restore (no --detach): wait for the restored init, then delete it, as runc's restore does. */
+/** A foreground restore (no --detach): forward signals to the restored init,
+ * wait for it (ours: we were its subreaper), then delete it, as runc's restore
+ * does; returns its exit status as `run` does (code, or 128+signal). */
 export async function waitRestored(ctx: RuntimeContext, state: SavedState): Promise<number> {
-  const { isSameProcessAlive } = require('./state') as typeof import('./state');
-  while (isSameProcessAlive(state.pid, state.pidStartTime)) await new Promise((r) => setTimeout(r, 100));
-  const { deleteContainer } = require('./container') as typeof import('./container');
+  const { FORWARDED_SIGNALS, deleteContainer } = require('./container') as typeof import('./container');
+  const forward = (sig: NodeJS.Signals): void => {
+    try {
+      process.kill(state.pid, sig);
+    } catch {
+      /* exited meanwhile */
+    }
+  };
+  for (const s of FORWARDED_SIGNALS) process.on(s, forward);
+  let code: number | null = null;
+  try {
+    while ((code = native().waitpid(state.pid, false)) === null) await new Promise((r) => setTimeout(r, 50));
+  } catch {
+    // Not our child after all (reparented elsewhere): wait for it to go, status unknown.
+    const { isSameProcessAlive } = require('./state') as typeof import('./state');
+    while (isSameProcessAlive(state.pid, state.pidStartTime)) await new Promise((r) => setTimeout(r, 100));
+    code = 0;
+  } finally {
+    for (const s of FORWARDED_SIGNALS) process.removeListener(s, forward);
+  }
   await deleteContainer(ctx, state.id, true);
-  // Not our child (CRIU restored it detached): its exit status is not ours to read.
-  return 0;
+  return code;
 }

@@ -132,6 +132,27 @@ export const criuChecks: Check[] = [
     },
   },
   {
+    name: 'criu: restore in the foreground waits for the container and exits with its status',
+    async run(a) {
+      const root = stateRoot(a);
+      const out = outDir(a);
+      const images = join(outDir(a), 'images');
+      const spec = busyboxSpec(['sh', '-c', 'i=0; while [ $i -lt 100 ]; do i=$((i+1)); echo $i >> /out/count; sleep 0.2; done; exit 7']);
+      withOut(spec, out);
+      const bundle = makeBundle(a, spec);
+      const id = uniqueId('crfg');
+      a.ok(runDetached(root, bundle, id).code === 0, 'run --detach');
+      a.ok(await until(() => countLines(join(out, 'count')).length >= 3, 60_000), 'it counts');
+      const ck = ccrun(root, ['checkpoint', '--image-path', images, id], T);
+      a.ok(ck.code === 0, `checkpoint exits 0: ${ck.stderr.trim()}`);
+      const rs = ccrun(root, ['restore', '--image-path', images, '--bundle', bundle, id], T);
+      a.ok(rs.code === 7, `restore without --detach exits with the container's status 7 (got ${rs.code}: ${rs.stderr.trim()})`);
+      const lines = countLines(join(out, 'count'));
+      a.ok(lines.length === 100 && contiguous(lines), `the restored process ran to its end: 1..100 (${lines.length} lines)`);
+      a.ok(!fs.existsSync(join(root, id)), 'and the container was deleted');
+    },
+  },
+  {
     name: 'criu: --leave-running leaves the original running; a second restore under a new id works',
     async run(a) {
       const { root, images, bundle, id } = await startCounter(a, 'lr');

@@ -19,6 +19,7 @@ PACKAGES=(
   apparmor                              # apparmor_parser, for the AppArmor checks in that VM
   containernetworking-plugins iptables nftables util-linux  # networking: CNI plugins, NAT, netns files
   passt                                 # pasta: rootless networking
+  netavark aardvark-dns                 # podman's network stack, the peer bench/network.sh measures against
 )
 if [ "$(id -u)" = 0 ]; then
   apt-get update -qq

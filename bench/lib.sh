@@ -1,5 +1,9 @@
 # Shared by the benchmark scripts (sourced, not run).
 
+# Benchmarks never touch this machine's network: ccrun's containers get none
+# unless a script asks (bench/network.sh works in a namespace of its own).
+export CCRUN_NETWORK="${CCRUN_NETWORK:-none}"
+
 # start_registry: Debian's docker-registry on a free 127.0.0.1 port with its
 # storage under $WORK/registry; sets REG (host:port) and REG_PID.
 start_registry() {

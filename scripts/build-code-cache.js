@@ -18,7 +18,7 @@ const ccrun = path.join(repo, 'bin', 'ccrun');
 // by the first command that loads it, and `run` uses the most. They need the
 // busybox image and rootfs (scripts/setup.sh runs this again once they exist).
 const warmups = [];
-if (process.getuid && process.getuid() === 0) warmups.push(['--root', root, 'run', '--rm', 'busybox', 'true']);
+if (process.getuid && process.getuid() === 0) warmups.push(['--root', root, 'run', '--rm', '--network', 'none', 'busybox', 'true']); // never the host's network
 const rootfs = path.join(repo, 'bundles', 'busybox', 'rootfs');
 if (fs.existsSync(path.join(rootfs, 'bin', 'busybox'))) {
   const bundle = path.join(root, 'bundle');

@@ -12,10 +12,14 @@ PACKAGES=(
   uidmap iproute2 bsdutils              # user namespaces; network namespaces and script(1) in tests
   docker-registry                       # the registry the image tests pull from
   runc crun skopeo umoci podman conmon containerd  # peers for tests and benchmarks
+  criu                                  # checkpoint and restore (driven through its command line)
   openssl                               # the registry test rig signs tokens
   hyperfine curl bc time                # benchmarks
   qemu-system-x86 xz-utils              # cgroup v2 tests in a VM
   apparmor                              # apparmor_parser, for the AppArmor checks in that VM
+  containernetworking-plugins iptables nftables util-linux  # networking: CNI plugins, NAT, netns files
+  passt                                 # pasta: rootless networking
+  netavark aardvark-dns                 # podman's network stack, the peer bench/network.sh measures against
 )
 if [ "$(id -u)" = 0 ]; then
   apt-get update -qq
@@ -23,6 +27,9 @@ if [ "$(id -u)" = 0 ]; then
 else
   echo "setup: not root, skipping apt-get (needs: ${PACKAGES[*]})" >&2
 fi
+# pasta (rootless networking) opens /dev/net/tun as the user: udev makes it
+# 0666 on a normal Debian machine; a machine without udev may have it 0600.
+if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ]; then chmod 0666 /dev/net/tun; fi
 # The cgroup v2 VM's kernel and initramfs (apt-get download; nothing installed).
 if [ "$(id -u)" = 0 ]; then test/cgv2/setup-host.sh >/dev/null || echo "setup: cgroup v2 VM set-up failed; its test will say why" >&2; fi
 npm ci --no-audit --no-fund

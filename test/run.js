@@ -8,7 +8,12 @@ const path = require('path');
 const root = path.resolve(__dirname, '..');
 const tap = path.join(root, 'node_modules', '.bin', 'tap');
 const args = ['--reporter=tap', '--disable-coverage', '--timeout=900', ...process.argv.slice(2)];
-const child = spawn(tap, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+// The suite never touches this machine's network: ccrun's default network
+// (the CNI bridge, with NAT rules) would be made in the host's namespace, so
+// containers get `none` unless a test asks; network tests work in namespaces
+// of their own (test/frontend/network*.test.ts).
+const env = { ...process.env, CCRUN_NETWORK: process.env.CCRUN_NETWORK || 'none' };
+const child = spawn(tap, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
 // tap's own closing comment counts every assertion: "# { total: 15, pass: 14, fail: 1 }".
 let tail = '';
 const notOk = [];

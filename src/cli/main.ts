@@ -25,6 +25,8 @@ export const COMMANDS: Record<string, string> = {
   resume: 'resume',
   update: 'update',
   events: 'events',
+  checkpoint: 'checkpoint',
+  restore: 'restore',
   spec: 'spec',
   features: 'features',
   // images
@@ -41,6 +43,8 @@ export const COMMANDS: Record<string, string> = {
   stop: 'stop',
   rm: 'rm',
   logs: 'logs',
+  port: 'port',
+  network: 'network',
 };
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [
@@ -50,7 +54,7 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'debug', kind: 'boolean', description: 'write debug messages' },
   { name: 'systemd-cgroup', kind: 'boolean', description: 'use systemd for cgroups (not supported: refused clearly)' },
   { name: 'rootless', kind: 'string', value: 'true|false|auto', description: 'accepted for runc compatibility', hidden: true },
-  { name: 'criu', kind: 'string', value: 'PATH', description: 'accepted for runc compatibility', hidden: true },
+  { name: 'criu', kind: 'string', value: 'PATH', description: 'the criu binary checkpoint and restore run (default: criu on PATH)' },
   { name: 'store', kind: 'string', value: 'DIR', description: 'image store (default /var/lib/ccrun; non-root: $XDG_DATA_HOME/ccrun)' },
   { name: 'version', short: 'v', kind: 'boolean', description: 'print the version' },
 ];
@@ -96,6 +100,7 @@ export async function main(argv: string[]): Promise<void> {
       store: g.opts.store as string | undefined,
     };
     log = new CliLogger(globals.log, globals.logFormat, globals.debug);
+    if (g.opts.criu !== undefined) process.env.CCRUN_CRIU = String(g.opts.criu);
     if (g.opts.version) {
       writeOut(`ccrun version ${VERSION}\nspec: ${SPEC_VERSION}\n`);
       code = 0;

@@ -16,6 +16,8 @@ export interface ContainerRow {
   /** Docker's words: "Up 3 minutes", "Exited (0) 2 minutes ago", "Created". */
   status: string;
   exitCode?: number;
+  /** Published ports, Docker's way: "0.0.0.0:8080->80/tcp, ...". */
+  ports: string;
 }
 
 function since(iso: string | undefined, now: number): string {
@@ -45,6 +47,9 @@ function quoteCommand(args: string[]): string {
 
 export async function containerRows(fx: FrontendContext, all: boolean): Promise<ContainerRow[]> {
   const recs = records(fx);
+  const net = await import('./network');
+  await net.reapStaleNetworks(fx);
+  const { formatMapping } = await import('../network/ports');
   const now = Date.now();
   const rows: ContainerRow[] = [];
   for (const r of recs.list()) {
@@ -63,7 +68,8 @@ export async function containerRows(fx: FrontendContext, all: boolean): Promise<
       status = 'Created';
     }
     if (!all && state !== 'running' && state !== 'paused') continue;
-    rows.push({ id: r.id, name: r.name, image: r.image, command: quoteCommand(r.command), created: r.created, state, status, exitCode: exit?.exitCode });
+    const ports = state === 'running' || state === 'paused' ? (r.network?.ports ?? []).map(formatMapping).join(', ') : '';
+    rows.push({ id: r.id, name: r.name, image: r.image, command: quoteCommand(r.command), created: r.created, state, status, exitCode: exit?.exitCode, ports });
   }
   return rows.sort((a, b) => b.created.localeCompare(a.created));
 }
@@ -71,8 +77,8 @@ export async function containerRows(fx: FrontendContext, all: boolean): Promise<
 export function formatRows(rows: ContainerRow[]): string {
   const { humanAgo } = require('../image/catalog') as typeof import('../image/catalog');
   const cut = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
-  const table = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES']];
-  for (const r of rows) table.push([r.id.slice(0, 12), r.image, `"${cut(r.command, 20)}"`, humanAgo(r.created), r.status, r.name]);
+  const table = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES']];
+  for (const r of rows) table.push([r.id.slice(0, 12), r.image, `"${cut(r.command, 20)}"`, humanAgo(r.created), r.status, r.ports, r.name]);
   const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
   return table.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] + 3))).join('')).join('\n') + '\n';
 }
@@ -115,6 +121,7 @@ export async function stopContainer(fx: FrontendContext, ref: string, timeoutSec
   if (!(await waitUntil(gone, 3000))) {
     if (!(await isLive(fx, rec.id))) {
       if (!records(fx).readExit(rec.id)) records(fx).writeExit(rec.id, { exitCode: 137, finishedAt: new Date().toISOString() });
+      await (await import('./network')).releaseNetwork(fx, rec.id);
       await deleteContainer(ctx, rec.id, true);
     }
   }
@@ -133,6 +140,7 @@ export async function removeContainer(fx: FrontendContext, ref: string, force: b
     await stopContainer(fx, rec.id, 0);
   }
   if (fx.runtime.store.exists(rec.id)) await deleteContainer(fx.runtime, rec.id, true);
+  await (await import('./network')).releaseNetwork(fx, rec.id);
   recs.remove(rec.id);
   return rec;
 }

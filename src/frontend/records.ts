@@ -9,6 +9,7 @@
 //   <store>/containers/<id>/volumes/<name> the anonymous volumes of the image's Volumes
 //   <store>/containers/<id>/container.log stdout and stderr of a detached run
 //   <store>/containers/<id>/exit.json     exit code and time of the last run
+//   <store>/containers/<id>/network.json  what is attached while it runs (netns, CNI results, pasta)
 //
 // The runtime's own state (under --root) exists only while the container
 // runs: the record is what `ps -a`, `start` and `rm` work from.
@@ -36,6 +37,8 @@ export interface ContainerRecord {
   interactive?: boolean;
   /** Sent by `stop` first (the image's StopSignal, else SIGTERM). */
   stopSignal: string;
+  /** Its networking as resolved at create (network, published ports, names); none in older records. */
+  network?: import('./network').NetworkSettings;
 }
 
 /** What `ps` and name lookups need: a record without its spec. */

@@ -29,25 +29,6 @@ export function records(fx: FrontendContext): ContainerRecords {
 
 let copyWarned = false;
 
-function hostsFile(network: 'none' | 'host', hostname: string): string {
-  if (network === 'host') {
-    try {
-      return fs.readFileSync('/etc/hosts', 'utf8');
-    } catch {
-      /* fall through to the generated one */
-    }
-  }
-  return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`;
-}
-
-function resolvConf(): string {
-  try {
-    return fs.readFileSync('/etc/resolv.conf', 'utf8');
-  } catch {
-    return '';
-  }
-}
-
 /**
  * Makes the container (record, upper dir, /etc files, image volumes) from the
  * request; nothing is left on failure. For an unprivileged user the store is
@@ -71,6 +52,9 @@ export async function createFromImage(fx: FrontendContext, req: RunRequest, id =
       throw new StateError(`the container name "${req.name}" is already in use by container ${other.id.slice(0, 12)}: remove it (ccrun rm ${req.name}) or choose another name`);
     }
     const name = req.name ?? randomName(taken);
+    const hostname = req.hostname ?? id.slice(0, 12);
+    const net = await import('./network');
+    const network = await net.resolveNetwork(fx, req, hostname, config.config?.ExposedPorts);
     const cdir = recs.containerDir(id);
     fs.mkdirSync(recs.dir, { recursive: true, mode: 0o700 });
     fs.mkdirSync(cdir, { mode: 0o700 });
@@ -86,11 +70,16 @@ export async function createFromImage(fx: FrontendContext, req: RunRequest, id =
         workdir: req.workdir,
       }, { rootPath: join(cdir, 'merged') });
       (require('../runtime/remove-dir') as typeof import('../runtime/remove-dir')).removeDirectory(join(cdir, 'userdb'));
-      const hostname = req.hostname ?? id.slice(0, 12);
-      const files = { hostname: join(cdir, 'etc', 'hostname'), hosts: join(cdir, 'etc', 'hosts'), resolvConf: join(cdir, 'etc', 'resolv.conf') };
+      const files = {
+        hostname: join(cdir, 'etc', 'hostname'),
+        hosts: join(cdir, 'etc', 'hosts'),
+        resolvConf: join(cdir, 'etc', 'resolv.conf'),
+        netns: network.mode === 'cni' ? net.netnsPath(fx, id) : undefined,
+      };
+      const etc = net.initialEtcFiles(network);
       fs.writeFileSync(files.hostname, `${hostname}\n`);
-      fs.writeFileSync(files.hosts, hostsFile(req.network, hostname));
-      fs.writeFileSync(files.resolvConf, resolvConf());
+      fs.writeFileSync(files.hosts, etc.hosts);
+      fs.writeFileSync(files.resolvConf, etc.resolvConf);
       applyRunRequest(spec, req, id, files);
       (await import('./volumes')).makeImageVolumes(store, rec, cdir, spec);
       let rootOverlay;
@@ -115,6 +104,7 @@ export async function createFromImage(fx: FrontendContext, req: RunRequest, id =
         autoRemove: req.autoRemove,
         interactive: req.interactive,
         stopSignal: config.config?.StopSignal ?? 'SIGTERM',
+        network,
       };
       recs.write(record);
       return record;
@@ -135,15 +125,30 @@ async function createFromRecord(
   how: Pick<import('../runtime/container').CreateOptions, 'stdio' | 'wait' | 'ownTerminal' | 'monitor'>,
 ): Promise<import('../runtime/container').Created> {
   const { createContainer, deleteContainer } = await import('../runtime/container');
+  const { attachNetwork, attachPasta, releaseNetwork } = await import('./network');
   if (fx.runtime.store.exists(rec.id)) await deleteContainer(fx.runtime, rec.id, true);
-  return createContainer(fx.runtime, {
-    ...how,
-    id: rec.id,
-    bundle: records(fx).containerDir(rec.id),
-    spec: rec.spec,
-    rootOverlay: rec.rootOverlay,
-    extra: { frontend: true, name: rec.name, image: rec.image },
-  });
+  // The network namespace the spec names exists (on its networks) before the runtime joins it.
+  await attachNetwork(fx, rec);
+  let created: import('../runtime/container').Created | undefined;
+  try {
+    created = await createContainer(fx.runtime, {
+      ...how,
+      id: rec.id,
+      bundle: records(fx).containerDir(rec.id),
+      spec: await attachPasta(fx, rec),
+      rootOverlay: rec.rootOverlay,
+      extra: { frontend: true, name: rec.name, image: rec.image },
+    });
+    return created;
+  } catch (e) {
+    if (created) await deleteContainer(fx.runtime, rec.id, true).catch(() => undefined);
+    await releaseNetwork(fx, rec.id);
+    throw e;
+  }
+}
+
+async function releaseNetworkOf(fx: FrontendContext, id: string): Promise<void> {
+  await (await import('./network')).releaseNetwork(fx, id);
 }
 
 /** Signals a foreground run passes on to the container (as the runtime's run). */
@@ -201,6 +206,7 @@ export async function runOnce(fx: FrontendContext, rec: ContainerRecord, hooks: 
       await relay?.finish(0);
       hooks.onStarted?.(e as Error);
       await deleteContainer(ctx, rec.id, true).catch(() => undefined);
+      await releaseNetworkOf(fx, rec.id);
       throw e;
     }
     hooks.onStarted?.();
@@ -211,6 +217,7 @@ export async function runOnce(fx: FrontendContext, rec: ContainerRecord, hooks: 
     } catch {
       /* removed meanwhile (rm -f) */
     }
+    await releaseNetworkOf(fx, rec.id);
     await deleteContainer(ctx, rec.id, true).catch((e: Error) => fx.warn(`removing the runtime state of ${rec.name}: ${e.message}`));
     if (rec.autoRemove) recs.remove(rec.id);
     return code;
@@ -254,6 +261,7 @@ export async function startMonitored(fx: FrontendContext, rec: ContainerRecord):
     await startContainer(ctx, rec.id);
   } catch (e) {
     await deleteContainer(ctx, rec.id, true).catch(() => undefined);
+    await releaseNetworkOf(fx, rec.id);
     throw e;
   }
 }
@@ -277,6 +285,7 @@ export async function containerExited(fx: FrontendContext, id: string, code: num
   } catch {
     /* removed meanwhile (rm -f) */
   }
+  await releaseNetworkOf(fx, id);
   if (saved) await deleteContainer(ctx, id, true).catch((e: Error) => fx.warn(`removing the runtime state of ${rec.name}: ${e.message}`));
   if (rec.autoRemove) recs.remove(id);
 }

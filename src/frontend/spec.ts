@@ -8,9 +8,10 @@ import { CAPABILITY_BITS } from '../runtime/config/tables';
 import { rootlessIdMappings, rootlessMount } from '../runtime/config/default-spec';
 import { UsageError, NotFoundError } from '../runtime/errors';
 import { imageVolumeMounts } from './volumes';
+import type { NetworkRequestPart } from './network';
 
-/** What `ccrun run IMAGE` was asked for, parsed from the command line. */
-export interface RunRequest {
+/** What `ccrun run IMAGE` was asked for, parsed from the command line (the network part: src/frontend/network.ts). */
+export interface RunRequest extends NetworkRequestPart {
   image: string;
   /** Replaces the image's Cmd when non-empty. */
   command: string[];
@@ -37,7 +38,6 @@ export interface RunRequest {
   pull: 'missing' | 'always' | 'never';
   platform?: string;
   init: boolean;
-  network: 'none' | 'host';
   /** --security-opt: seccomp=unconfined|PROFILE.json, no-new-privileges[:true|false]. */
   securityOpts: string[];
 }
@@ -159,6 +159,8 @@ export interface GeneratedFiles {
   hostname: string;
   hosts: string;
   resolvConf: string;
+  /** The network namespace to join (made by the front end before each start); none: a new, empty one. */
+  netns?: string;
 }
 
 /** Who runs ccrun: root, or an unprivileged user whose containers get a user namespace. */
@@ -194,6 +196,7 @@ export function applyRunRequest(spec: Spec, req: RunRequest, id: string, files: 
   const linux = (spec.linux ??= {});
   linux.namespaces = ['pid', 'ipc', 'uts', 'mount', 'cgroup', ...(req.network === 'host' ? [] : ['network'])].map((type) => ({
     type: type as 'pid',
+    ...(type === 'network' && files.netns ? { path: files.netns } : {}),
   }));
   if (host.rootless) {
     linux.namespaces.push({ type: 'user' });
@@ -313,6 +316,7 @@ export function checkRunRequest(req: RunRequest, host: RunHost = currentHost()):
   if (req.memory !== undefined) parseBytes(req.memory, '--memory');
   if (req.init) reaperPath();
   if (host.rootless) checkRootlessLimits(req, host.rootless.uid);
+  (require('./network') as typeof import('./network')).checkNetworkRequest(req);
 }
 
 /** Limits need a cgroup, which an unprivileged user has only where one is delegated to it. */

@@ -99,6 +99,8 @@ export function defaultSeccompProfile(capabilities: readonly string[] = []): Sec
   for (const value of [0x0, 0x0008, 0x20000, 0x20008, 0xffffffff]) {
     syscalls.push({ names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value, op: 'SCMP_CMP_EQ' }] });
   }
+  // socket: any family but AF_VSOCK (40), as moby's profile since 25.0; without it a container has no network at all.
+  syscalls.push({ names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 40, op: 'SCMP_CMP_NE' }] });
   const opened = new Set<string>();
   for (const cap of caps) for (const name of BY_CAPABILITY[cap] ?? []) opened.add(name);
   if (!caps.has('CAP_SYS_ADMIN')) {

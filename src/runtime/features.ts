@@ -31,6 +31,8 @@ export interface FeaturesDocument {
 }
 
 export const VERSION_ANNOTATION = 'io.github.ccrun.version';
+/** As runc's org.opencontainers.runc.checkpoint.enabled. */
+export const CHECKPOINT_ANNOTATION = 'io.github.ccrun.checkpoint.enabled';
 
 const sorted = (list: readonly string[]): string[] => [...list].sort();
 
@@ -61,7 +63,7 @@ export function featuresDocument(version: string, support: RuntimeSupport = SUPP
       intelRdt: { enabled: support.intelRdt },
       mountExtensions: { idmap: { enabled: support.mountExtensions.idmap } },
     },
-    annotations: { [VERSION_ANNOTATION]: version },
+    annotations: { [VERSION_ANNOTATION]: version, ...(support.checkpoint ? { [CHECKPOINT_ANNOTATION]: 'true' } : {}) },
     potentiallyUnsafeConfigAnnotations: [],
   };
 }

@@ -368,8 +368,9 @@ export function buildCreatePlan(spec: Spec, opts: PlanOptions, warn: (m: string)
   const capLast = readCapLast();
 
   const fsOps: FsOp[] = [
-    ...planMounts(spec, { bundle: opts.bundle, newUser, newNetwork: isNew('network'), newCgroupNs: isNew('cgroup'), mountLabel: lsm.mountLabel, cgroupPaths: opts.cgroupPaths }),
-    ...planDevices(spec, newUser),
+    // A joined user namespace (path) forbids mknod as a new one does: devices are bound in either.
+    ...planMounts(spec, { bundle: opts.bundle, newUser: has('user'), newNetwork: isNew('network'), newCgroupNs: isNew('cgroup'), mountLabel: lsm.mountLabel, cgroupPaths: opts.cgroupPaths }),
+    ...planDevices(spec, has('user')),
   ];
 
   const sysctl = Object.entries(linux.sysctl ?? {});

@@ -46,6 +46,8 @@ export interface RuntimeSupport {
   readonly intelRdt: boolean;
   readonly mountExtensions: { readonly idmap: boolean };
   readonly personality: boolean;
+  /** checkpoint/restore, through CRIU's command line (whether CRIU works on this kernel is its own check, at dump time). */
+  readonly checkpoint: boolean;
   /** Lowest and highest runtime-spec version accepted in config.json. */
   readonly ociVersionMin: string;
   readonly ociVersionMax: string;
@@ -82,6 +84,7 @@ export const SUPPORT: RuntimeSupport = {
   intelRdt: false,
   mountExtensions: { idmap: false },
   personality: false,
+  checkpoint: true,
   ociVersionMin: '1.0.0',
   ociVersionMax: '1.2.0',
 };

@@ -8,7 +8,7 @@
 //    this machine runs no LSM, Debian's kernel in the VM runs AppArmor.
 import t from 'tap';
 import { detectCgroupMode } from '../../src/cgroups/index';
-import { cgv2Unavailable, checkLines, compileForVm, runInCgv2Vm } from '../helpers/cgv2';
+import { cgv2Unavailable, checkLines, compileForVm, reportVmRun, runInCgv2Vm } from '../helpers/cgv2';
 
 const APPARMOR = 'apparmor:';
 const cgroupsOnHost = detectCgroupMode() === 'v2';
@@ -19,11 +19,7 @@ t.test('in a VM: limits on real cgroup v2, AppArmor applied for real', { skip: w
   const t0 = Date.now();
   // Below tap's 900 s per file, so a slow machine gets a report, not a kill.
   const r = runInCgv2Vm(['node', js, ...(cgroupsOnHost ? [APPARMOR] : [])], { timeoutS: 780 });
-  t.comment(`VM run: ${((Date.now() - t0) / 1000).toFixed(1)} s, exit ${r.code}`);
-  const tail = r.output.split('\n').slice(-40).join('\n');
-  if (r.code === 125) t.fail(`the VM did not boot, or its init failed (test/cgv2/run-in-vm.sh exit 125); its console:\n${tail}`);
-  if (r.code === 124) t.fail(`the VM run timed out after 780 s; its last output:\n${tail}`);
-  for (const l of r.output.split('\n').filter((x) => /^# .*: \d+ ms$/.test(x))) t.comment(l.slice(2));
+  const tail = reportVmRun(t, r, t0, 780);
   const lines = checkLines(r.output);
 
   t.test('limits observed on real cgroup v2', { skip: cgroupsOnHost ? 'this host is cgroup v2 already: limits.test.ts runs the checks on it' : false }, async (t) => {

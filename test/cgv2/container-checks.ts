@@ -48,7 +48,7 @@ export function cgroupDir(id: string): string {
   return detectCgroupMode() === 'v2' ? `/sys/fs/cgroup/ccrun/${id}` : `/sys/fs/cgroup/memory/ccrun/${id}`;
 }
 
-function status(root: string, id: string): string {
+export function status(root: string, id: string): string {
   const r = ccrunT(root, ['state', id], T);
   try {
     return (JSON.parse(r.stdout) as { status: string }).status;

@@ -387,7 +387,7 @@ t.test('bad input: a clear error and nothing left behind', { skip }, async (t) =
     [['run', '--rm', '-v', 'relative:/x', BB, 'true'], /must be absolute/],
     [['run', '--rm', '-v', '/only-one-part', BB, 'true'], /HOST-PATH:CONTAINER-PATH/],
     [['run', '--rm', '-v', '/nonexistent-host-dir:/x', BB, 'true'], /does not exist/],
-    [['run', '--rm', '--network', 'bridge', BB, 'true'], /bridge networking is not supported/],
+    [['run', '--rm', '--network', 'nosuch-net', BB, 'true'], /network "nosuch-net" does not exist: create it/],
     [['run', '--rm', '--cap-add', 'NOT_A_CAP', BB, 'true'], /unknown capability/],
     [['run', '--rm', '--memory', 'lots', BB, 'true'], /not a size/],
     [['run', '--pid-file', '/tmp/x', BB, 'true'], /--bundle/],

@@ -15,7 +15,7 @@ function request(over: Partial<RunRequest> = {}): RunRequest {
   return {
     image: 'busybox', command: [], detach: false, autoRemove: false, interactive: false, tty: false, env: [], envFiles: [],
     volumes: [], tmpfs: [], readOnly: false, capAdd: [], capDrop: [], privileged: false, pull: 'missing', init: false,
-    network: 'none', securityOpts: [], ...over,
+    network: 'none', publish: [], publishAll: false, networkAliases: [], dns: [], addHosts: [], securityOpts: [], ...over,
   };
 }
 

@@ -117,3 +117,22 @@ export function checkLines(output: string): { ok: boolean; text: string }[] {
     .filter((m): m is RegExpExecArray => !!m)
     .map((m) => ({ ok: m[1] === 'ok', text: m[2] }));
 }
+
+export interface Reporter {
+  comment(m: string): void;
+  fail(m: string): void;
+}
+
+/**
+ * Says how a VM run went in the test's output: its time and exit, a boot or
+ * timeout failure with the guest's last lines, the per-check times; returns
+ * the last lines of its output for a failure message.
+ */
+export function reportVmRun(t: Reporter, r: VmResult, startedAt: number, timeoutS: number): string {
+  t.comment(`VM run: ${((Date.now() - startedAt) / 1000).toFixed(1)} s, exit ${r.code}`);
+  const tail = r.output.split('\n').slice(-40).join('\n');
+  if (r.code === 125) t.fail(`the VM did not boot, or its init failed (test/cgv2/run-in-vm.sh exit 125); its console:\n${tail}`);
+  if (r.code === 124) t.fail(`the VM run timed out after ${timeoutS} s; its last output:\n${tail}`);
+  for (const l of r.output.split('\n').filter((x) => /^# .*: \d+ ms$/.test(x))) t.comment(l.slice(2));
+  return tail;
+}

@@ -37,7 +37,7 @@ export interface UnprivilegedUser {
 }
 
 function setprivArgv(uid: number, gid: number, home: string, cmd: string[], env: Record<string, string> = {}): string[] {
-  const vars = [`HOME=${home}`, `PATH=${process.env.PATH}`, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
+  const vars = [`HOME=${home}`, `PATH=${process.env.PATH}`, ...(process.env.CCRUN_NETWORK ? [`CCRUN_NETWORK=${process.env.CCRUN_NETWORK}`] : []), ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
   return [`--reuid=${uid}`, `--regid=${gid}`, '--init-groups', 'env', '-i', ...vars, ...cmd];
 }
 

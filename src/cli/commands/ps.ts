@@ -24,7 +24,7 @@ export const command: CommandSpec = {
       const fx = frontendContext({ root: ctx.globals.root, store: ctx.globals.store, debug: false, warn: (m) => ctx.log.warn(m) });
       const rows = await containerRows(fx, Boolean(opts.all));
       if (opts.format === 'json') {
-        writeOut(rows.map((r) => JSON.stringify({ ID: r.id, Names: r.name, Image: r.image, Command: r.command, CreatedAt: r.created, State: r.state, Status: r.status, ...(r.exitCode !== undefined ? { ExitCode: r.exitCode } : {}) }) + '\n').join(''));
+        writeOut(rows.map((r) => JSON.stringify({ ID: r.id, Names: r.name, Image: r.image, Command: r.command, CreatedAt: r.created, State: r.state, Status: r.status, Ports: r.ports, ...(r.exitCode !== undefined ? { ExitCode: r.exitCode } : {}) }) + '\n').join(''));
       } else {
         writeOut(formatRows(rows));
       }

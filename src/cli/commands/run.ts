@@ -35,7 +35,13 @@ const IMAGE_OPTIONS: OptionSpec[] = [
   { name: 'platform', kind: 'string', value: 'OS/ARCH[/VARIANT]', description: 'platform to pull (default: this host)' },
   { name: 'init', kind: 'boolean', description: 'run a small reaper as pid 1 that passes signals on and reaps orphans' },
   { name: 'security-opt', kind: 'list', value: 'OPT', description: "seccomp=unconfined, seccomp=PROFILE.json (default: Docker's profile), no-new-privileges" },
-  { name: 'network', kind: 'string', value: 'none|host', description: 'network: none (a new, empty network namespace; default) or host', default: 'none' },
+  { name: 'network', kind: 'string', value: 'NETWORK', description: 'bridge (root\'s default: the default CNI bridge with NAT), a user network (ccrun network create), none (only lo), host, or pasta (a normal user\'s default); $CCRUN_NETWORK sets the default' },
+  { name: 'publish', short: 'p', kind: 'list', value: '[[IP:]HPORT:]CPORT[/udp]', description: 'publish a container port on the host (no HPORT: a free one, see ccrun port)' },
+  { name: 'publish-all', short: 'P', kind: 'boolean', description: "publish each of the image's ExposedPorts on a free host port" },
+  { name: 'network-alias', kind: 'list', value: 'NAME', description: 'another name the container has for its peers on a user network' },
+  { name: 'ip', kind: 'string', value: 'ADDR', description: 'the IPv4 address on the network (in its subnet)' },
+  { name: 'dns', kind: 'list', value: 'ADDR', description: "nameserver for the container's /etc/resolv.conf (replaces the host's)" },
+  { name: 'add-host', kind: 'list', value: 'NAME:IP', description: "add a line to the container's /etc/hosts" },
 ];
 
 const BUNDLE_ONLY = ['pidFile', 'consoleSocket', 'noPivot', 'noNewKeyring', 'keep'];
@@ -89,11 +95,7 @@ export const command: CommandSpec = {
     }
     const pull = String(opts.pull);
     if (pull !== 'missing' && pull !== 'always' && pull !== 'never') throw new UsageError(`--pull: "${pull}" is not missing, always or never`);
-    const network = String(opts.network);
-    if (network === 'bridge' || network === 'default') {
-      throw new UsageError('--network bridge: bridge networking is not supported yet; use --network none (an isolated network namespace, the default) or --network host');
-    }
-    if (network !== 'none' && network !== 'host') throw new UsageError(`--network: "${network}" is not none or host`);
+    const network = String(opts.network ?? (process.env.CCRUN_NETWORK || 'bridge'));
     const { frontendContext } = await import('../../frontend/context');
     const { createFromImage, runForeground, runDetached } = await import('../../frontend/run');
     const req = {
@@ -122,7 +124,13 @@ export const command: CommandSpec = {
       pull: pull as 'missing',
       platform: opts.platform as string | undefined,
       init: Boolean(opts.init),
-      network: network as 'none',
+      network,
+      publish: opts.publish as string[],
+      publishAll: Boolean(opts.publishAll),
+      networkAliases: opts.networkAlias as string[],
+      dns: opts.dns as string[],
+      addHosts: opts.addHost as string[],
+      ip: opts.ip as string | undefined,
       securityOpts: opts.securityOpt as string[],
     };
     const fx = frontendContext({

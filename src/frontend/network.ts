@@ -1,0 +1,368 @@
+// A container's networking, done by the front end around the OCI create (the
+// runtime only joins the namespace named in config.json, as runc does):
+//
+//   create  the request resolved and checked (network exists, plugins there,
+//           --ip in its subnet, host ports free) and kept in the record
+//   start   root: a netns file (<root>/.networks/netns/<id>), CNI ADD of the
+//           loopback and each network, /etc/hosts of it and its peers written;
+//           rootless: pasta joined to the created container's namespaces
+//   exit    (foreground run, the monitor's `start --exited`, stop, rm) all of
+//           it released: CNI DEL, netns unmounted, pasta ended, peers updated
+//
+// What is attached lives in <container dir>/network.json from the first step
+// on, so a crash half way, a killed runner or a reboot leaves what the next
+// command needs to release it (reapStaleNetworks).
+import * as fs from 'fs';
+import { join } from 'path';
+import type { ContainerRecord, ContainerSummary } from './records';
+import { imageStore, records, type FrontendContext } from './run';
+import { cniDriver, type CniResult, type ConfList } from '../network';
+import { DEFAULT_NETWORK, NetworkConfigs, parseIPv4, parseSubnet, subnetContains, type NetworkInfo } from '../network/networks';
+import { chooseHostPorts, parsePublish, exposedPorts, type PortMapping } from '../network/ports';
+import { checkDns, hostsText, parseAddHost, resolvConfText, type HostsEntry } from '../network/hosts';
+import { UsageError } from '../runtime/errors';
+
+/** What the container's networking was asked for, resolved at create and kept in its record. */
+export interface NetworkSettings {
+  /** cni: its own namespace on CNI networks (root); pasta: rootless. */
+  mode: 'none' | 'host' | 'cni' | 'pasta';
+  networks: string[];
+  aliases: string[];
+  ip?: string;
+  ports: PortMapping[];
+  dns: string[];
+  addHosts: HostsEntry[];
+  hostname: string;
+}
+
+/** What is attached now (network.json). */
+interface AttachedState {
+  netns?: string;
+  /** The namespace its networks were set up in (bound by pinOwnNetns): DEL runs there. */
+  hostNetns?: string;
+  /** runtimeConfig goes to DEL as it went to ADD: portmap's DEL undoes only the mappings it is given. */
+  networks: { name: string; ifName: string; conf: ConfList; runtimeConfig?: Record<string, unknown>; args?: Record<string, string>; result?: CniResult }[];
+  pastaPid?: number;
+  /** Rootless: the process holding the user and network namespaces the container joins. */
+  holderPid?: number;
+  /** The ccrun that attached it: while it lives and no runtime state exists yet, it is still starting the container. */
+  attacher?: number;
+}
+
+export interface NetworkRequestPart {
+  /** none, host, bridge (the default), a user network's name, or pasta. */
+  network: string;
+  /** -p specs, as typed. */
+  publish: string[];
+  publishAll: boolean;
+  networkAliases: string[];
+  dns: string[];
+  addHosts: string[];
+  ip?: string;
+}
+
+const LOOPBACK: ConfList = { cniVersion: '1.0.0', name: 'lo', plugins: [{ type: 'loopback' }] };
+
+export function networkConfigs(fx: FrontendContext): NetworkConfigs {
+  return new NetworkConfigs(join(imageStore(fx).root, 'networks'));
+}
+
+export function netnsPath(fx: FrontendContext, id: string): string {
+  return join(fx.runtime.store.root, '.networks', 'netns', id);
+}
+
+function ipamDir(fx: FrontendContext): string {
+  return join(fx.runtime.store.root, '.networks', 'ipam');
+}
+
+function rootless(): boolean {
+  return (process.geteuid?.() ?? 0) !== 0;
+}
+
+/** The mode a --network value names (before anything is looked up). */
+export function networkMode(network: string): NetworkSettings['mode'] {
+  if (network === 'none' || network === 'host') return network;
+  if (network === 'pasta' || rootless()) return 'pasta';
+  return 'cni';
+}
+
+/** Checks the parts of the request that need nothing but the request (bad input fails before the image is looked at). */
+export function checkNetworkRequest(req: NetworkRequestPart): void {
+  const mode = networkMode(req.network);
+  for (const p of req.publish) parsePublish(p);
+  checkDns(req.dns);
+  for (const h of req.addHosts) parseAddHost(h);
+  if ((req.publish.length || req.publishAll) && (mode === 'none' || mode === 'host')) {
+    throw new UsageError(`-p/-P publish ports of a container's own network: with --network ${mode} there is none (drop -p, or use the default bridge network)`);
+  }
+  const userNetwork = mode === 'cni' && req.network !== DEFAULT_NETWORK && req.network !== 'default';
+  if (req.networkAliases.length && !userNetwork) throw new UsageError('--network-alias works on a user network only (ccrun network create NAME, then --network NAME)');
+  if (req.ip !== undefined && parseIPv4(req.ip) === undefined) throw new UsageError(`--ip "${req.ip}" is not an IPv4 address`);
+  if (req.ip !== undefined && mode !== 'cni') throw new UsageError(`--ip needs a bridge network (not --network ${req.network}${mode === 'pasta' && rootless() ? ', which a rootless run gets through pasta' : ''})`);
+  if (mode === 'pasta' && req.network !== 'pasta' && req.network !== DEFAULT_NETWORK && req.network !== 'default') {
+    throw new UsageError(`--network ${req.network}: a rootless container has no user networks (they need root for the bridge); use the default (pasta), none or host`);
+  }
+}
+
+/** Finds the network, making the default one on first use. */
+async function requireNetwork(fx: FrontendContext, name: string): Promise<NetworkInfo> {
+  const configs = networkConfigs(fx);
+  if (name === 'default') name = DEFAULT_NETWORK;
+  const found = configs.find(name);
+  if (found) return found;
+  if (name !== DEFAULT_NETWORK) return configs.require(name);
+  return imageStore(fx).withLock('networks', async () => configs.find(name) ?? configs.create(name, {}, true));
+}
+
+/** Host ports other containers publish (their records), for the taken-port check. */
+function publishedByOthers(fx: FrontendContext): Map<string, string> {
+  const taken = new Map<string, string>();
+  for (const r of records(fx).list()) for (const p of r.network?.ports ?? []) taken.set(`${p.hostPort}/${p.protocol}`, `container ${r.name}`);
+  return taken;
+}
+
+/**
+ * Resolves and checks the network part of a request; called under the
+ * containers lock so that concurrent runs see each other's chosen ports.
+ */
+export async function resolveNetwork(fx: FrontendContext, req: NetworkRequestPart, hostname: string, imageExposed: Record<string, unknown> | undefined): Promise<NetworkSettings> {
+  checkNetworkRequest(req);
+  const mode = networkMode(req.network);
+  const settings: NetworkSettings = { mode, networks: [], aliases: req.networkAliases, ports: [], dns: req.dns, addHosts: req.addHosts.map(parseAddHost), hostname };
+  if (mode === 'none' || mode === 'host') return settings;
+  if (mode === 'cni') {
+    const net = await requireNetwork(fx, req.network);
+    cniDriver.preflight(net.conf);
+    cniDriver.preflight(LOOPBACK);
+    if (req.ip !== undefined) {
+      const subnet = net.subnet ? parseSubnet(net.subnet) : undefined;
+      if (!subnet || !subnetContains(subnet, parseIPv4(req.ip)!)) throw new UsageError(`--ip ${req.ip} is not in network "${net.name}"'s subnet ${net.subnet ?? '(none known)'}: choose an address in it (see ccrun network inspect ${net.name})`);
+      settings.ip = req.ip;
+    }
+    settings.networks = [net.name];
+  }
+  const wanted = [...req.publish.map(parsePublish), ...(req.publishAll ? exposedPorts(imageExposed) : [])];
+  await reapStaleNetworks(fx);
+  settings.ports = await chooseHostPorts(wanted, publishedByOthers(fx));
+  return settings;
+}
+
+function stateFile(fx: FrontendContext, id: string): string {
+  return join(records(fx).containerDir(id), 'network.json');
+}
+
+function readState(fx: FrontendContext, id: string): AttachedState | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(stateFile(fx, id), 'utf8')) as AttachedState;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeState(fx: FrontendContext, id: string, st: AttachedState): void {
+  const f = stateFile(fx, id);
+  fs.writeFileSync(`${f}.tmp`, JSON.stringify(st));
+  fs.renameSync(`${f}.tmp`, f);
+}
+
+/** The list as ADD gets it: host-local's leases kept under ccrun's state root unless the list says where. */
+function withIpamDir(fx: FrontendContext, conf: ConfList): ConfList {
+  const plugins = conf.plugins.map((p) => {
+    const ipam = p.ipam as Record<string, unknown> | undefined;
+    return ipam?.type === 'host-local' && ipam.dataDir === undefined ? { ...p, ipam: { ...ipam, dataDir: ipamDir(fx) } } : p;
+  });
+  return { ...conf, plugins };
+}
+
+function addresses(result: CniResult | undefined): string[] {
+  return (result?.ips ?? []).map((i) => i.address.split('/')[0]);
+}
+
+/**
+ * Before the OCI create (root, cni mode): the namespace the spec names, on
+ * its networks. A failure releases what was done and throws.
+ */
+export async function attachNetwork(fx: FrontendContext, rec: ContainerRecord): Promise<void> {
+  const settings = rec.network;
+  if (settings?.mode !== 'cni') return;
+  await releaseNetwork(fx, rec.id);
+  const state: AttachedState = { netns: netnsPath(fx, rec.id), hostNetns: `${netnsPath(fx, rec.id)}.host`, networks: [], attacher: process.pid };
+  writeState(fx, rec.id, state);
+  try {
+    const netns = await import('../network/netns');
+    netns.pinOwnNetns(state.hostNetns!);
+    netns.createNetns(state.netns!);
+    // lo is independent of the networks: brought up while they are set up.
+    const loopback = cniDriver.add(LOOPBACK, { containerId: rec.id, netns: state.netns!, ifName: 'lo' });
+    loopback.catch(() => undefined);
+    for (const [i, name] of settings.networks.entries()) {
+      const conf = withIpamDir(fx, networkConfigs(fx).require(name).conf);
+      const entry: AttachedState['networks'][number] = {
+        name,
+        ifName: `eth${i}`,
+        conf,
+        args: i === 0 && settings.ip ? { IP: settings.ip } : undefined,
+        runtimeConfig: i === 0 ? { portMappings: settings.ports } : undefined,
+      };
+      state.networks.push(entry);
+      writeState(fx, rec.id, state);
+      entry.result = await cniDriver.add(conf, { containerId: rec.id, netns: state.netns!, ifName: entry.ifName, args: entry.args, runtimeConfig: entry.runtimeConfig });
+      writeState(fx, rec.id, state);
+    }
+    await loopback;
+    await updateHosts(fx, settings.networks);
+  } catch (e) {
+    await releaseNetwork(fx, rec.id);
+    if (settings.ip && /not available|already allocated/.test((e as Error).message)) {
+      (e as Error).message += `: --ip ${settings.ip} is taken; choose another address, or leave --ip out (see ccrun network inspect ${settings.networks[0]})`;
+    }
+    throw e;
+  }
+}
+
+/**
+ * Before the OCI create (rootless, pasta mode), as rootless podman does: a
+ * holder process in a new user and network namespace of the user's (one id
+ * mapped, as ccrun maps), pasta attached to it, and a spec that joins both
+ * (the runtime's own init is not dumpable, so pasta could not join it).
+ * Returns the spec to create with; the record's stays as it is.
+ */
+export async function attachPasta(fx: FrontendContext, rec: ContainerRecord): Promise<import('../runtime/config/types').Spec> {
+  if (rec.network?.mode !== 'pasta') return rec.spec;
+  await releaseNetwork(fx, rec.id);
+  const { startHolder, startPasta } = await import('../network/pasta');
+  const state: AttachedState = { networks: [], attacher: process.pid };
+  try {
+    state.holderPid = await startHolder();
+    writeState(fx, rec.id, state);
+    state.pastaPid = await startPasta(state.holderPid, rec.network.ports, join(records(fx).containerDir(rec.id), 'pasta.pid'));
+    writeState(fx, rec.id, state);
+  } catch (e) {
+    writeState(fx, rec.id, state);
+    await releaseNetwork(fx, rec.id);
+    throw e;
+  }
+  const spec = JSON.parse(JSON.stringify(rec.spec)) as import('../runtime/config/types').Spec;
+  const linux = spec.linux!;
+  linux.namespaces = linux.namespaces!.map((n) => (n.type === 'user' || n.type === 'network' ? { type: n.type, path: `/proc/${state.holderPid}/ns/${n.type === 'user' ? 'user' : 'net'}` } : n));
+  // The holder's namespace has its mapping already (root to the user, as ccrun's own).
+  delete linux.uidMappings;
+  delete linux.gidMappings;
+  return spec;
+}
+
+/**
+ * Releases everything attachNetwork/attachPasta did; idempotent (no state
+ * file: nothing to do). Failures are warned about, not thrown: whatever can
+ * go, goes.
+ */
+export async function releaseNetwork(fx: FrontendContext, id: string): Promise<void> {
+  const state = readState(fx, id);
+  if (!state) return;
+  if (state.pastaPid) (await import('../network/pasta')).stopPasta(state.pastaPid);
+  if (state.holderPid) (await import('../network/pasta')).stopHolder(state.holderPid);
+  const errors: Error[] = [];
+  const netns = await import('../network/netns');
+  if (state.netns) {
+    // No pinned host namespace (it is gone: a reboot): there is nothing left to undo in it.
+    const hostThere = state.hostNetns !== undefined && fs.existsSync(state.hostNetns) && netns.isMounted(state.hostNetns);
+    const runIn = hostThere && !netns.isOwnNetns(state.hostNetns!) ? state.hostNetns : undefined;
+    if (hostThere || state.hostNetns === undefined) {
+      for (const n of [...state.networks].reverse()) {
+        errors.push(...(await cniDriver.del(n.conf, { containerId: id, netns: state.netns, ifName: n.ifName, args: n.args, runtimeConfig: n.runtimeConfig, runIn }, n.result)));
+      }
+    }
+    for (const p of [state.netns, state.hostNetns]) {
+      try {
+        if (p) netns.removeNetns(p);
+      } catch (e) {
+        errors.push(e as Error);
+      }
+    }
+  }
+  for (const e of errors) fx.warn(`releasing the network of ${id.slice(0, 12)}: ${e.message}`);
+  fs.rmSync(stateFile(fx, id), { force: true });
+  fs.rmSync(join(records(fx).containerDir(id), 'pasta.pid'), { force: true });
+  if (state.networks.length) await updateHosts(fx, state.networks.map((n) => n.name));
+}
+
+/** A container's addresses per network while attached. */
+export function attachedAddresses(fx: FrontendContext, id: string): { network: string; addresses: string[] }[] {
+  return (readState(fx, id)?.networks ?? []).map((n) => ({ network: n.name, addresses: addresses(n.result) }));
+}
+
+/**
+ * Rewrites /etc/hosts of every container attached to these networks: own
+ * entry, the peers on its user networks (the default network has no names,
+ * as with Docker), --add-host. Written in place: the file is bind-mounted.
+ */
+async function updateHosts(fx: FrontendContext, networks: string[]): Promise<void> {
+  await imageStore(fx).withLock('networks', async () => {
+    const recs = records(fx);
+    const members = recs.list().flatMap((r) => {
+      const st = readState(fx, r.id);
+      return st && r.network ? [{ rec: r, st, settings: r.network }] : [];
+    });
+    const touched = members.filter((m) => m.st.networks.some((n) => networks.includes(n.name)));
+    const entryOf = (m: (typeof members)[number], net: string): HostsEntry[] =>
+      addresses(m.st.networks.find((n) => n.name === net)?.result).map((ip) => ({
+        ip,
+        names: net === DEFAULT_NETWORK ? [m.settings.hostname] : [m.settings.hostname, m.rec.name, ...m.settings.aliases, m.rec.id.slice(0, 12)],
+      }));
+    for (const m of touched) {
+      const own = m.st.networks.flatMap((n) => entryOf(m, n.name));
+      const peers = members
+        .filter((o) => o.rec.id !== m.rec.id)
+        .flatMap((o) => m.st.networks.filter((n) => n.name !== DEFAULT_NETWORK).flatMap((n) => (o.st.networks.some((x) => x.name === n.name) ? entryOf(o, n.name) : [])));
+      writeHosts(fx, m.rec, hostsText({ hostname: m.settings.hostname, own, peers, extra: m.settings.addHosts }));
+    }
+  });
+}
+
+function writeHosts(fx: FrontendContext, rec: ContainerSummary, text: string): void {
+  try {
+    fs.writeFileSync(join(records(fx).containerDir(rec.id), 'etc', 'hosts'), text);
+  } catch {
+    /* removed meanwhile */
+  }
+}
+
+/** The /etc files a new container starts with (its address is added once attached). */
+export function initialEtcFiles(settings: NetworkSettings): { hosts: string; resolvConf: string } {
+  return {
+    hosts: hostsText({ hostname: settings.hostname, own: [], peers: [], extra: settings.addHosts, hostFile: settings.mode === 'host' }),
+    resolvConf: resolvConfText(settings.dns, settings.mode === 'host' || settings.mode === 'none'),
+  };
+}
+
+/**
+ * Releases what containers that are not running still hold (their runner
+ * was killed, or the machine rebooted): called by ps, run, network commands.
+ */
+export async function reapStaleNetworks(fx: FrontendContext): Promise<void> {
+  const { observe } = await import('../runtime/container');
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
+  for (const r of records(fx).list()) {
+    const state = readState(fx, r.id);
+    if (!state) continue;
+    let live = false;
+    if (!fx.runtime.store.exists(r.id)) {
+      live = state.attacher !== undefined && state.attacher !== process.pid && alive(state.attacher);
+    } else {
+      try {
+        const st = observe(fx.runtime, r.id).status;
+        live = st === 'running' || st === 'paused' || st === 'created' || st === 'creating';
+      } catch {
+        live = false;
+      }
+    }
+    if (!live) await releaseNetwork(fx, r.id);
+  }
+}

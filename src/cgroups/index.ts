@@ -43,6 +43,12 @@ export interface CgroupManager {
   frozen(): boolean;
   /** The one file whose text says whether the cgroup is frozen (frozenFromText), or undefined without a freezer. */
   freezeStateFile(): string | undefined;
+  /**
+   * The directory whose cgroup.procs (with those of the cgroups below it)
+   * pids() reads, or undefined without a cgroup: saved at create so that `ps`
+   * reads it without opening the cgroup.
+   */
+  procsDir(): string | undefined;
   /** Every process in the cgroup and the cgroups below it. */
   pids(): number[];
   /** Sends signal to every process in the cgroup (kill --all). */

@@ -47,6 +47,9 @@ export class NoCgroup implements CgroupManager {
   freezeStateFile(): undefined {
     return undefined;
   }
+  procsDir(): undefined {
+    return undefined;
+  }
   pids(): number[] {
     return [];
   }

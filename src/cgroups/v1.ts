@@ -6,8 +6,8 @@ import type { Resources } from '../runtime/config/types';
 import { ConfigError, HostError } from '../runtime/errors';
 import { frozenFromText, type CgroupManager } from './index';
 import { isDir, procsBelow, readKeyValues, readNumber, readText, removeCgroupTree, removeMadeDirs, signalPids, sleep, writeCgroupFile } from './cgroupfs';
-import { rulesFromConfig, v1RuleLine } from './devices';
-import { emptyStats, limitValue, parseBlkioV1, parseCpuList, setNonZero, type CgroupStats, type MemoryEntry } from './stats';
+// devices (create, update) and stats (events) are loaded where used: delete, kill --all and ps need neither.
+import type { CgroupStats, MemoryEntry } from './stats';
 
 /** The v1 controllers a container gets a cgroup in, when the host mounts them. */
 export const V1_CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids', 'hugetlb', 'net_cls', 'net_prio', 'rdma', 'perf_event'];
@@ -252,6 +252,8 @@ export class CgroupV1 implements CgroupManager {
 
     if (r.devices) {
       // Start from nothing allowed, then apply the rules in order (later rules win).
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const { rulesFromConfig, v1RuleLine } = require('./devices') as typeof import('./devices');
       const rules = rulesFromConfig(r.devices);
       this.write('devices', 'devices.deny', 'a', `${F}.devices`);
       for (const [i, rule] of rules.entries()) {
@@ -328,9 +330,14 @@ export class CgroupV1 implements CgroupManager {
     return frozenFromText(this.freezerState());
   }
 
-  pids(): number[] {
+  procsDir(): string | undefined {
     const c = ['pids', 'freezer', 'memory', 'cpu', 'devices'].find((x) => this.dirs[x]) ?? Object.keys(this.dirs)[0];
-    return c ? procsBelow(this.dirs[c]) : [];
+    return c ? this.dirs[c] : undefined;
+  }
+
+  pids(): number[] {
+    const d = this.procsDir();
+    return d ? procsBelow(d) : [];
   }
 
   signalAll(signal: number): void {
@@ -361,6 +368,8 @@ export class CgroupV1 implements CgroupManager {
   }
 
   stats(): CgroupStats {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { emptyStats, limitValue, parseBlkioV1, parseCpuList, setNonZero } = require('./stats') as typeof import('./stats');
     const s = emptyStats();
     const cpuacct = this.dirs.cpuacct;
     if (cpuacct) {

@@ -262,6 +262,10 @@ export class CgroupV2 implements CgroupManager {
     return frozenFromText(readText(this.freezeStateFile()));
   }
 
+  procsDir(): string {
+    return this.dir;
+  }
+
   pids(): number[] {
     return procsBelow(this.dir);
   }

@@ -14,9 +14,10 @@ import type * as Crypto from 'crypto';
 import { join } from 'path';
 import { DigestMismatchError, ImageError, ImageNotFoundError } from './errors';
 import { parseReference, repositoryName, storeName } from './reference';
-import { pidAlive, withFileLock, withFileLockSync } from './lock';
-import { removeTree } from './remove-tree';
-import { layerFormatFor, type LayerFormat } from './unpack/layer-format';
+import type * as Lock from './lock';
+import type * as RemoveTree from './remove-tree';
+import type * as LayerFormats from './unpack/layer-format';
+import type { LayerFormat } from './unpack/layer-format';
 
 export { MEDIA } from './media-types';
 
@@ -52,6 +53,10 @@ const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 const ID_PREFIX_RE = /^(?:sha256:)?([0-9a-f]{4,64})$/;
 // crypto costs milliseconds to load; a warm pull or `images` never needs it.
 const crypto = (): typeof Crypto => require('crypto') as typeof Crypto;
+// Loaded when first used: `pull` of an image already present (a HEAD and a
+// look at images.json) and the commands that only read the store need none.
+const lock = (): typeof Lock => require('./lock') as typeof Lock;
+const removeTree = (dir: string): void => (require('./remove-tree') as typeof RemoveTree).removeTree(dir);
 export function validateDigest(digest: string): void {
   if (!DIGEST_RE.test(digest)) {
     if (/^[a-z0-9+._-]+:/.test(digest) && !digest.startsWith('sha256:')) {
@@ -102,7 +107,7 @@ export class ImageStore {
     }
     for (const n of names) {
       const m = /^[a-z]+-(\d+)-/.exec(n);
-      if (m && !pidAlive(Number(m[1]))) removeTree(join(this.tmpDir(), n));
+      if (m && !lock().pidAlive(Number(m[1]))) removeTree(join(this.tmpDir(), n));
     }
   }
 
@@ -200,7 +205,7 @@ export class ImageStore {
       } catch {
         owner = process.geteuid?.() ?? 0; // made by this process when first written
       }
-      this.format = layerFormatFor(owner);
+      this.format = (require('./unpack/layer-format') as typeof LayerFormats).layerFormatFor(owner);
     }
     return this.format;
   }
@@ -219,12 +224,12 @@ export class ImageStore {
   /** Runs fn holding an exclusive lock (across processes) named `name`. Not re-entrant. */
   async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
     this.ensureLayout();
-    return withFileLock(this.lockPath(name), fn);
+    return lock().withFileLock(this.lockPath(name), fn);
   }
 
   private withLockSync<T>(name: string, fn: () => T): T {
     this.ensureLayout();
-    return withFileLockSync(this.lockPath(name), fn);
+    return lock().withFileLockSync(this.lockPath(name), fn);
   }
 
   // ---- image records ----

@@ -2,7 +2,7 @@
 // update, ps and events (runc's commands of the same names). A library: the
 // command files parse flags and print; this knows containers and cgroups.
 import type { CgroupManager } from '../cgroups';
-import { withDefaultDevices } from '../cgroups/devices';
+import { procsBelow } from '../cgroups/cgroupfs';
 import type { Resources } from './config/types';
 import { observe, type Observed, type RuntimeContext } from './status';
 import { openContainerCgroup } from './cgroup-link';
@@ -48,6 +48,8 @@ export async function updateContainer(ctx: RuntimeContext, id: string, resources
     // New device rules replace the old ones: keep the devices every container
     // gets, as create does (linux.devices of the config are not kept: list
     // them in the rules to keep them).
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { withDefaultDevices } = require('../cgroups/devices') as typeof import('../cgroups/devices');
     const r = resources.devices && !o.saved.cgroup?.rootless ? withDefaultDevices(resources, undefined) : resources;
     cg.update(r);
     return cg.warnings;
@@ -58,6 +60,10 @@ export async function updateContainer(ctx: RuntimeContext, id: string, resources
 export function containerPids(ctx: RuntimeContext, id: string): number[] {
   const o = observe(ctx, id);
   if (o.status === 'creating') throw new StateError(`container "${id}" is still being created`);
+  // The directory saved at create: no cgroup library (the v1 one finds all
+  // 13 hierarchies first). A state from before falls back to opening it.
+  const saved = o.saved.cgroup?.procsDir;
+  if (saved !== undefined) return saved ? procsBelow(saved) : o.pid > 0 ? [o.pid] : [];
   const cg = cgroupOf(id, o);
   const pids = cg.pids();
   // Without a cgroup of its own (rootless, nothing delegated) the init is all we know.

@@ -12,7 +12,9 @@ import { StateError, containerNotFound, CcrunError, ContainerSetupError } from '
 import { runHooks, runHooksWarning, stateJson, type HookState } from './hooks';
 import { OCI_VERSION, observe, type RuntimeContext } from './status';
 import { removeFile } from './remove-dir';
-import { checkSharedRootReachable, detachNewMounts, detachSharedRoot, mountStackAt, recordSharedRoot } from './shared-mount-ns';
+import type * as SharedMountNs from './shared-mount-ns';
+// Only a container without a mount namespace needs it (and, through it, the native addon's module).
+const sharedNs = (): typeof SharedMountNs => require('./shared-mount-ns') as typeof SharedMountNs;
 
 // Loaded when used: the image front end brings its own config, and most
 // containers have no terminal (each module is ~1 ms of a run's start-up).
@@ -121,7 +123,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
   const listener = plan.seccomp?.listenerPath ? plan.seccomp : undefined;
   // No mount namespace: what is stacked on the rootfs now, to tell the init's bind from it.
   const sharedRootfs = plan.rootfs && !plan.namespaces.some((n) => n.type === 'mount') ? plan.rootfs : undefined;
-  const mountsBefore = sharedRootfs ? mountStackAt(sharedRootfs) : [];
+  const mountsBefore = sharedRootfs ? sharedNs().mountStackAt(sharedRootfs) : [];
   const dir = ctx.store.reserve(opts.id);
   let cgroupMade = false;
   let hooksReached = false;
@@ -176,13 +178,13 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       created: rfc3339Nano(),
       owner: ownerName(),
       annotations: spec.annotations,
-      cgroup: { cgroupsPath: spec.linux?.cgroupsPath, rootless, freezeFile: cgroup.freezeStateFile() ?? '' },
+      cgroup: { cgroupsPath: spec.linux?.cgroupsPath, rootless, freezeFile: cgroup.freezeStateFile() ?? '', procsDir: cgroup.procsDir() ?? '' },
       namespaces: plan.namespaces.map((n) => n.type),
       process: spec.process,
       hooks: spec.hooks,
       seccomp: spec.linux?.seccomp,
       extra: opts.extra,
-      sharedRoot: sharedRootfs ? recordSharedRoot(sharedRootfs, mountsBefore) : undefined,
+      sharedRoot: sharedRootfs ? sharedNs().recordSharedRoot(sharedRootfs, mountsBefore) : undefined,
     };
     ctx.store.save(state);
     if (opts.pidFile) writeFileAtomic(opts.pidFile, String(launched.pid));
@@ -198,7 +200,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
       }
     }
     if (cgroupMade) await cgroup.destroy().catch(() => undefined);
-    if (sharedRootfs) detachNewMounts(sharedRootfs, mountsBefore, ctx.warn);
+    if (sharedRootfs) sharedNs().detachNewMounts(sharedRootfs, mountsBefore, ctx.warn);
     fs.rmSync(dir, { recursive: true, force: true });
     // runtime.md: a failed pre-start hook stops the container and goes on
     // with delete, whose poststop hooks undo what the earlier ones set up.
@@ -319,7 +321,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
       }
     }
     const cg = o.saved.cgroup ? openContainerCgroup({ id, ...o.saved.cgroup }) : undefined;
-    const sharedRoot = o.saved.sharedRoot && checkSharedRootReachable(id, o.saved.sharedRoot, force, ctx.warn) ? o.saved.sharedRoot : undefined;
+    const sharedRoot = o.saved.sharedRoot && sharedNs().checkSharedRootReachable(id, o.saved.sharedRoot, force, ctx.warn) ? o.saved.sharedRoot : undefined;
     if (o.status !== 'stopped' && o.status !== 'creating') {
       try {
         process.kill(o.pid, 'SIGKILL');
@@ -334,7 +336,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
     // destroy() kills whatever is left in the cgroup (a container without a
     // pid namespace) before removing it.
     if (cg) await cg.destroy();
-    if (sharedRoot) detachSharedRoot(id, sharedRoot, ctx.warn);
+    if (sharedRoot) sharedNs().detachSharedRoot(id, sharedRoot, ctx.warn);
     ctx.store.remove(id);
     // poststop: after the container is gone, before delete returns; each
     // failure is a warning and the rest still run.

@@ -2,7 +2,7 @@
 // cgroup). Apart from container.ts so that `kill`, which engines call for
 // every container, does not load the create path (plan, launch, hooks).
 import { StateError, CcrunError } from './errors';
-import { parseSignal } from './config/tables';
+import { parseSignal } from './config/signals';
 import { openContainerCgroup } from './cgroup-link';
 import { observe, type RuntimeContext } from './status';
 

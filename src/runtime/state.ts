@@ -37,9 +37,11 @@ export interface SavedState {
   /**
    * How to reopen the cgroup: the id and the config's cgroupsPath; and the
    * file that says whether it is frozen ("" without a freezer), so `state`
-   * reads that one file instead of finding the cgroup (absent in older states).
+   * reads that one file instead of finding the cgroup; and the directory
+   * `ps` lists the processes of (CgroupManager.procsDir, "" without a
+   * cgroup). Both are absent in older states.
    */
-  cgroup?: { cgroupsPath?: string; rootless: boolean; freezeFile?: string };
+  cgroup?: { cgroupsPath?: string; rootless: boolean; freezeFile?: string; procsDir?: string };
   /** Namespace types the container made or joined (for exec). */
   namespaces: string[];
   /** The process spec, for exec defaults. */

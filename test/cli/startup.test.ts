@@ -133,6 +133,36 @@ t.test('state reads the saved freezer file, and a state.json from before it stil
   t.equal(status(), 'created');
 });
 
+t.test('ps --format json reads the saved cgroup directory, and a state.json from before it lists the same pids', async (t) => {
+  const root = stateRoot(t);
+  const id = uniqueId('psd');
+  const bundle = makeBundle(t, busyboxSpec(['sh', '-c', 'sleep 60 & exec sleep 61']));
+  const cli = (...args: string[]) => spawnSync(path.join(REPO, 'bin', 'ccrun'), ['--root', root, ...args], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  const pidFile = path.join(root, 'init.pid');
+  t.equal(cli('create', '--bundle', bundle, '--pid-file', pidFile, id).status, 0);
+  t.teardown(() => void cli('delete', '--force', id));
+  t.equal(cli('start', id).status, 0);
+  const init = Number(fs.readFileSync(pidFile, 'utf8'));
+  const stateFile = path.join(root, id, 'state.json');
+  const saved = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+  t.type(saved.cgroup.procsDir, 'string', 'create saves the directory ps reads');
+  t.ok(fs.existsSync(path.join(saved.cgroup.procsDir, 'cgroup.procs')), `${saved.cgroup.procsDir} is a cgroup`);
+  const pids = (): number[] => {
+    const r = cli('ps', '--format', 'json', id);
+    t.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+  // The shell forks its background sleep before exec'ing the other: wait for both.
+  let fromSaved: number[] = [];
+  for (let i = 0; i < 50 && fromSaved.length < 2; i++, await new Promise((r) => setTimeout(r, 100))) fromSaved = pids();
+  t.equal(fromSaved.length, 2, `the init and its child: ${fromSaved}`);
+  t.ok(fromSaved.includes(init), 'the init is listed');
+  for (const p of fromSaved) t.match(fs.readFileSync(`/proc/${p}/cmdline`, 'utf8'), /^sleep\0/, `${p} is one of the sleeps`);
+  delete saved.cgroup.procsDir;
+  fs.writeFileSync(stateFile, JSON.stringify(saved));
+  t.same(pids(), fromSaved, 'the same pids, found through the cgroup (an older state.json)');
+});
+
 t.test('the init that joins its cgroup by itself is in the container cgroup of every controller', async (t) => {
   const root = stateRoot(t);
   const id = uniqueId('join');

@@ -2,6 +2,8 @@
 // Docker-style containers (ccrun run IMAGE); `ccrun ps [--format ...] ID
 // [-- ps-options]` is runc's: the processes of one container.
 import type { CommandSpec } from '../command';
+// Not process.stdout: it loads node:stream (~20 built-in modules) when stdout is a file or /dev/null.
+import { writeOut } from '../output';
 
 export const command: CommandSpec = {
   name: 'ps',
@@ -22,9 +24,9 @@ export const command: CommandSpec = {
       const fx = frontendContext({ root: ctx.globals.root, store: ctx.globals.store, debug: false, warn: (m) => ctx.log.warn(m) });
       const rows = await containerRows(fx, Boolean(opts.all));
       if (opts.format === 'json') {
-        process.stdout.write(rows.map((r) => JSON.stringify({ ID: r.id, Names: r.name, Image: r.image, Command: r.command, CreatedAt: r.created, State: r.state, Status: r.status, Ports: r.ports, ...(r.exitCode !== undefined ? { ExitCode: r.exitCode } : {}) }) + '\n').join(''));
+        writeOut(rows.map((r) => JSON.stringify({ ID: r.id, Names: r.name, Image: r.image, Command: r.command, CreatedAt: r.created, State: r.state, Status: r.status, Ports: r.ports, ...(r.exitCode !== undefined ? { ExitCode: r.exitCode } : {}) }) + '\n').join(''));
       } else {
-        process.stdout.write(formatRows(rows));
+        writeOut(formatRows(rows));
       }
       return 0;
     }
@@ -36,9 +38,9 @@ export const command: CommandSpec = {
     const args = psArgs[0] === '--' ? psArgs.slice(1) : psArgs;
     if (opts.format === 'json') {
       if (args.length) throw new UsageError('ps: ps options cannot be used with --format json');
-      process.stdout.write(JSON.stringify(containerPids(runtimeContext(ctx), cid)) + '\n');
+      writeOut(JSON.stringify(containerPids(runtimeContext(ctx), cid)) + '\n');
     } else {
-      process.stdout.write(containerPsTable(runtimeContext(ctx), cid, args));
+      writeOut(containerPsTable(runtimeContext(ctx), cid, args));
     }
     return 0;
   },

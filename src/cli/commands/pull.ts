@@ -1,5 +1,6 @@
 // `ccrun pull [--platform P] [-q] IMAGE`: fetch an image into the store.
 import type { CommandSpec } from '../command';
+import { writeOut } from '../output';
 
 export const command: CommandSpec = {
   name: 'pull',
@@ -26,7 +27,7 @@ export const command: CommandSpec = {
       debug: ctx.log.debugEnabled ? (m) => ctx.log.debug(m) : undefined,
       warn: (m) => ctx.log.warn(m),
     });
-    process.stdout.write(quiet ? `${r.digest}\n` : `${r.reference}\n`);
+    writeOut(quiet ? `${r.digest}\n` : `${r.reference}\n`);
     return 0;
   },
 };

@@ -9,7 +9,9 @@ import { AuthError, ImageNotFoundError, RegistryError } from '../errors';
 import { apiHost } from '../reference';
 import { MANIFEST_ACCEPT } from '../media-types';
 import type { Credentials } from './credentials';
-import { parseChallenge, parseTokenResponse, type Challenge, type Token } from './auth';
+import type { Challenge, Token } from './auth';
+// The token dance (./auth) is loaded on a 401 only: an anonymous HEAD of a present image needs none of it.
+const authLib = (): typeof import('./auth') => require('./auth') as typeof import('./auth');
 
 export interface RegistryClientOptions {
   /** Plain http allowed for this registry (see insecureRegistry()). */
@@ -284,7 +286,7 @@ export class RegistryClient {
       const detail = await errorDetail(res);
       throw new RegistryError(`token service ${realm.host} answered ${status}${detail ? ` (${detail})` : ''}`, status);
     }
-    const token = parseTokenResponse((await readBody(res, 1024 * 1024, 'token response')).toString('utf8'), (this.opts.now ?? Date.now)());
+    const token = authLib().parseTokenResponse((await readBody(res, 1024 * 1024, 'token response')).toString('utf8'), (this.opts.now ?? Date.now)());
     if (!token) throw new RegistryError(`token service ${realm.host} sent no token`);
     this.tokens.set(scope ?? '', token);
   }
@@ -335,7 +337,7 @@ export class RegistryClient {
       const headers = { ...(o.headers ?? {}), ...(auth ? { Authorization: auth } : {}) };
       const res = await this.withRetries(() => this.follow(method, url, headers), o.what);
       if (res.statusCode !== 401 || reauthed) return res;
-      const ch = parseChallenge(res.headers['www-authenticate']);
+      const ch = authLib().parseChallenge(res.headers['www-authenticate']);
       drain(res);
       if (!ch) throw new AuthError(`${this.domain} answered 401 for ${o.what} without a usable WWW-Authenticate challenge`, 401);
       this.challenge = ch;

@@ -21,6 +21,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <sys/ioctl.h>
+#include <sched.h>
+#include <stdlib.h>
 
 static Napi::Value ThrowErrno(Napi::Env env, const std::string &what, int err) {
   Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
@@ -57,6 +59,40 @@ static Napi::Value Mknod(const Napi::CallbackInfo &info) {
 static Napi::Value DetachMount(const Napi::CallbackInfo &info) {
   std::string path = info[0].As<Napi::String>();
   if (umount2(path.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0) return ThrowErrno(info.Env(), "umount " + path, errno);
+  return info.Env().Undefined();
+}
+
+// mount(src, dst, MS_BIND): keeps a namespace alive at a file (an nsfs
+// bind, as `ip netns add` makes), without a mount(8) process.
+static Napi::Value BindMount(const Napi::CallbackInfo &info) {
+  std::string src = info[0].As<Napi::String>();
+  std::string dst = info[1].As<Napi::String>();
+  if (mount(src.c_str(), dst.c_str(), NULL, MS_BIND, NULL) != 0) return ThrowErrno(info.Env(), "mount --bind " + src + " " + dst, errno);
+  return info.Env().Undefined();
+}
+
+// A new network namespace kept alive by a bind mount at path (an existing
+// file), as `ip netns add` does, without an unshare(1) process. Unlike the
+// user and mount namespaces, a network namespace can be entered and left by
+// one thread of a multithreaded process: this thread unshares, binds its new
+// namespace, and goes back with setns. Only this thread was ever in it, and
+// only for these three calls.
+static Napi::Value MakeNetns(const Napi::CallbackInfo &info) {
+  std::string path = info[0].As<Napi::String>();
+  int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0) return ThrowErrno(info.Env(), "open /proc/thread-self/ns/net", errno);
+  if (unshare(CLONE_NEWNET) != 0) {
+    int err = errno;
+    close(home);
+    return ThrowErrno(info.Env(), "unshare(CLONE_NEWNET)", err);
+  }
+  int err = 0;
+  if (mount("/proc/thread-self/ns/net", path.c_str(), NULL, MS_BIND, NULL) != 0) err = errno;
+  // Staying in the new namespace would move every later socket of this
+  // process into it: there is no safe way on.
+  if (setns(home, CLONE_NEWNET) != 0) abort();
+  close(home);
+  if (err) return ThrowErrno(info.Env(), "mount --bind (new network namespace) " + path, err);
   return info.Env().Undefined();
 }
 
@@ -322,6 +358,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("mknod", Napi::Function::New(env, Mknod));
   exports.Set("detachMount", Napi::Function::New(env, DetachMount));
+  exports.Set("bindMount", Napi::Function::New(env, BindMount));
+  exports.Set("makeNetns", Napi::Function::New(env, MakeNetns));
   exports.Set("lsetxattr", Napi::Function::New(env, Lsetxattr));
   exports.Set("lgetxattr", Napi::Function::New(env, Lgetxattr));
   exports.Set("llistxattr", Napi::Function::New(env, Llistxattr));

@@ -178,20 +178,40 @@ function addresses(result: CniResult | undefined): string[] {
   return (result?.ips ?? []).map((i) => i.address.split('/')[0]);
 }
 
+/** What attachNetwork started: the CNI ADDs, running while the runtime creates the container. */
+export interface Attaching {
+  /** Settles once every network is up and the hosts files written; on a failure everything is released first. */
+  added: Promise<void>;
+}
+
 /**
- * Before the OCI create (root, cni mode): the namespace the spec names, on
- * its networks. A failure releases what was done and throws.
+ * Before the OCI create (root, cni mode): the namespace the spec names.
+ * Returns once that namespace exists, so the runtime can create the
+ * container in it while its networks are set up (`added`): the ~70 ms of
+ * plugin processes overlap the create, and the caller starts the command
+ * only after both. A failure releases what was done.
  */
-export async function attachNetwork(fx: FrontendContext, rec: ContainerRecord): Promise<void> {
+export async function attachNetwork(fx: FrontendContext, rec: ContainerRecord): Promise<Attaching | undefined> {
   const settings = rec.network;
-  if (settings?.mode !== 'cni') return;
+  if (settings?.mode !== 'cni') return undefined;
   await releaseNetwork(fx, rec.id);
   const state: AttachedState = { netns: netnsPath(fx, rec.id), hostNetns: `${netnsPath(fx, rec.id)}.host`, networks: [], attacher: process.pid };
   writeState(fx, rec.id, state);
+  const fail = async (e: unknown): Promise<never> => {
+    await releaseNetwork(fx, rec.id);
+    if (settings.ip && /not available|already allocated/.test((e as Error).message)) {
+      (e as Error).message += `: --ip ${settings.ip} is taken; choose another address, or leave --ip out (see ccrun network inspect ${settings.networks[0]})`;
+    }
+    throw e;
+  };
   try {
     const netns = await import('../network/netns');
     netns.pinOwnNetns(state.hostNetns!);
     netns.createNetns(state.netns!);
+  } catch (e) {
+    return fail(e);
+  }
+  const addAll = async (): Promise<void> => {
     // lo is independent of the networks: brought up while they are set up.
     const loopback = cniDriver.add(LOOPBACK, { containerId: rec.id, netns: state.netns!, ifName: 'lo' });
     loopback.catch(() => undefined);
@@ -211,13 +231,11 @@ export async function attachNetwork(fx: FrontendContext, rec: ContainerRecord): 
     }
     await loopback;
     await updateHosts(fx, settings.networks);
-  } catch (e) {
-    await releaseNetwork(fx, rec.id);
-    if (settings.ip && /not available|already allocated/.test((e as Error).message)) {
-      (e as Error).message += `: --ip ${settings.ip} is taken; choose another address, or leave --ip out (see ccrun network inspect ${settings.networks[0]})`;
-    }
-    throw e;
-  }
+  };
+  const added = addAll().catch(fail);
+  // The caller may fail (and wait for this) before it awaits it.
+  added.catch(() => undefined);
+  return { added };
 }
 
 /**

@@ -127,10 +127,14 @@ async function createFromRecord(
   const { createContainer, deleteContainer } = await import('../runtime/container');
   const { attachNetwork, attachPasta, releaseNetwork } = await import('./network');
   if (fx.runtime.store.exists(rec.id)) await deleteContainer(fx.runtime, rec.id, true);
-  // The network namespace the spec names exists (on its networks) before the runtime joins it.
-  await attachNetwork(fx, rec);
+  // The network namespace the spec names exists before the runtime joins it;
+  // its networks come up while the container is created (the command starts
+  // only after both). Hooks that run at create might want the network: then
+  // it is waited for first.
+  const attaching = await attachNetwork(fx, rec);
   let created: import('../runtime/container').Created | undefined;
   try {
+    if (attaching && rec.spec.hooks && Object.keys(rec.spec.hooks).length) await attaching.added;
     created = await createContainer(fx.runtime, {
       ...how,
       id: rec.id,
@@ -139,16 +143,37 @@ async function createFromRecord(
       rootOverlay: rec.rootOverlay,
       extra: { frontend: true, name: rec.name, image: rec.image },
     });
+    await attaching?.added;
     return created;
   } catch (e) {
     if (created) await deleteContainer(fx.runtime, rec.id, true).catch(() => undefined);
+    // Nothing is released while plugins may still be adding to it. A
+    // network that failed is the cause to report: its release may have made
+    // the create fail too (the namespace went away under it).
+    const networkError = await attaching?.added.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     await releaseNetwork(fx, rec.id);
-    throw e;
+    throw networkError ?? e;
   }
 }
 
 async function releaseNetworkOf(fx: FrontendContext, id: string): Promise<void> {
   await (await import('./network')).releaseNetwork(fx, id);
+}
+
+/**
+ * Everything a container that stopped holds but its record: its network
+ * (CNI DEL, the namespace), then its runtime state. The runtime state goes
+ * last: its removal is what `stop` and the stale-network reaper take as the
+ * runner having finished.
+ */
+async function releaseStopped(fx: FrontendContext, id: string, name: string, deleteRuntime: boolean): Promise<void> {
+  await releaseNetworkOf(fx, id);
+  if (!deleteRuntime) return;
+  const { deleteContainer } = await import('../runtime/container');
+  await deleteContainer(fx.runtime, id, true).catch((e: Error) => fx.warn(`removing the runtime state of ${name}: ${e.message}`));
 }
 
 /** Signals a foreground run passes on to the container (as the runtime's run). */
@@ -217,8 +242,7 @@ export async function runOnce(fx: FrontendContext, rec: ContainerRecord, hooks: 
     } catch {
       /* removed meanwhile (rm -f) */
     }
-    await releaseNetworkOf(fx, rec.id);
-    await deleteContainer(ctx, rec.id, true).catch((e: Error) => fx.warn(`removing the runtime state of ${rec.name}: ${e.message}`));
+    await releaseStopped(fx, rec.id, rec.name, true);
     if (rec.autoRemove) recs.remove(rec.id);
     return code;
   } finally {
@@ -275,7 +299,6 @@ export async function startMonitored(fx: FrontendContext, rec: ContainerRecord):
 export async function containerExited(fx: FrontendContext, id: string, code: number, initPid: number): Promise<void> {
   const ctx = fx.runtime;
   const recs = records(fx);
-  const { deleteContainer } = await import('../runtime/container');
   const saved = ctx.store.exists(id) ? ctx.store.load(id) : undefined;
   if (saved && saved.pid !== initPid) return;
   const rec = recs.read(id);
@@ -285,8 +308,7 @@ export async function containerExited(fx: FrontendContext, id: string, code: num
   } catch {
     /* removed meanwhile (rm -f) */
   }
-  await releaseNetworkOf(fx, id);
-  if (saved) await deleteContainer(ctx, id, true).catch((e: Error) => fx.warn(`removing the runtime state of ${rec.name}: ${e.message}`));
+  await releaseStopped(fx, id, rec.name, saved !== undefined);
   if (rec.autoRemove) recs.remove(id);
 }
 

@@ -9,6 +9,10 @@ export interface NativeAddon {
   mknod(path: string, mode: number, dev: number): void;
   /** umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW): the top-most mount there and all below it. */
   detachMount(path: string): void;
+  /** mount(src, dst, MS_BIND). */
+  bindMount(src: string, dst: string): void;
+  /** A new network namespace bound at path (an existing file); the caller's thread stays in its own. */
+  makeNetns(path: string): void;
   lsetxattr(path: string, name: string, value: Buffer): void;
   lgetxattr(path: string, name: string): Buffer | null;
   llistxattr(path: string): string[];
@@ -69,6 +73,12 @@ export class FakeNative implements NativeAddon {
   }
   detachMount(path: string): void {
     this.record('detachMount', path);
+  }
+  bindMount(src: string, dst: string): void {
+    this.record('bindMount', src, dst);
+  }
+  makeNetns(path: string): void {
+    this.record('makeNetns', path);
   }
   lsetxattr(path: string, name: string, value: Buffer): void {
     this.record('lsetxattr', path, name, value);

@@ -21,6 +21,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <sys/ioctl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sched.h>
 #include <stdlib.h>
 
@@ -30,7 +32,7 @@ static Napi::Value ThrowErrno(Napi::Env env, const std::string &what, int err) {
   static const struct { int n; const char *code; } codes[] = {
       {ENOENT, "ENOENT"}, {EEXIST, "EEXIST"}, {EPERM, "EPERM"}, {EACCES, "EACCES"},
       {ENOTSUP, "ENOTSUP"}, {ENODATA, "ENODATA"}, {EINVAL, "EINVAL"}, {ENOTDIR, "ENOTDIR"},
-      {ESRCH, "ESRCH"}, {EBUSY, "EBUSY"}, {ENOSPC, "ENOSPC"}, {EROFS, "EROFS"},
+      {ESRCH, "ESRCH"}, {EBUSY, "EBUSY"}, {ENOSPC, "ENOSPC"}, {EROFS, "EROFS"}, {EADDRINUSE, "EADDRINUSE"}, {EADDRNOTAVAIL, "EADDRNOTAVAIL"},
   };
   for (auto &c : codes)
     if (c.n == err) e.Set("code", Napi::String::New(env, c.code));
@@ -94,6 +96,35 @@ static Napi::Value MakeNetns(const Napi::CallbackInfo &info) {
   close(home);
   if (err) return ThrowErrno(info.Env(), "mount --bind (new network namespace) " + path, err);
   return info.Env().Undefined();
+}
+
+// A host port held for a container that publishes it (as podman's conmon
+// and Docker's proxy hold theirs): a TCP socket bound and listening, or a
+// UDP socket bound, close-on-exec. Traffic to the port is DNATed to the
+// container before any socket sees it; the socket only keeps other programs
+// from binding the port while the container has it. Returns the fd.
+static Napi::Value ReservePort(const Napi::CallbackInfo &info) {
+  std::string proto = info[0].As<Napi::String>();
+  std::string ip = info[1].As<Napi::String>();
+  int port = info[2].As<Napi::Number>().Int32Value();
+  bool tcp = proto == "tcp";
+  struct sockaddr_in addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((uint16_t)port);
+  if (port < 1 || port > 65535 || inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) != 1)
+    return ThrowErrno(info.Env(), "reserve " + ip + ":" + std::to_string(port), EINVAL);
+  int fd = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ThrowErrno(info.Env(), "socket", errno);
+  int one = 1;
+  // As a listening server would: a port left in TIME_WAIT is no conflict.
+  if (tcp) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || (tcp && listen(fd, 1) != 0)) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(info.Env(), "bind " + proto + " " + ip + ":" + std::to_string(port), err);
+  }
+  return Napi::Number::New(info.Env(), fd);
 }
 
 static Napi::Value Lsetxattr(const Napi::CallbackInfo &info) {
@@ -360,6 +391,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("detachMount", Napi::Function::New(env, DetachMount));
   exports.Set("bindMount", Napi::Function::New(env, BindMount));
   exports.Set("makeNetns", Napi::Function::New(env, MakeNetns));
+  exports.Set("reservePort", Napi::Function::New(env, ReservePort));
   exports.Set("lsetxattr", Napi::Function::New(env, Lsetxattr));
   exports.Set("lgetxattr", Napi::Function::New(env, Lgetxattr));
   exports.Set("llistxattr", Napi::Function::New(env, Llistxattr));

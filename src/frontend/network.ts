@@ -19,6 +19,7 @@ import { imageStore, records, type FrontendContext } from './run';
 import { cniDriver, type CniResult, type ConfList } from '../network';
 import { DEFAULT_NETWORK, NetworkConfigs, parseIPv4, parseSubnet, subnetContains, type NetworkInfo } from '../network/networks';
 import { chooseHostPorts, parsePublish, exposedPorts, type PortMapping } from '../network/ports';
+import { native } from '../native';
 import { checkDns, hostsText, parseAddHost, resolvConfText, type HostsEntry } from '../network/hosts';
 import { UsageError } from '../runtime/errors';
 
@@ -178,6 +179,49 @@ function addresses(result: CniResult | undefined): string[] {
   return (result?.ips ?? []).map((i) => i.address.split('/')[0]);
 }
 
+/**
+ * Host ports held by this process for its containers, as podman's conmon and
+ * Docker's proxy hold theirs: while a container publishes a port, no other
+ * program can bind it (and then never see its traffic, which goes to the
+ * container). A foreground run holds them itself; a detached container's
+ * monitor gets copies and holds them until the container exits.
+ */
+const heldPorts = new Map<string, number[]>();
+
+function reservePorts(id: string, ports: PortMapping[]): void {
+  const fds: number[] = [];
+  heldPorts.set(id, fds);
+  for (const m of ports) {
+    const ip = m.hostIP ?? '0.0.0.0';
+    try {
+      fds.push(native().reservePort(m.protocol, ip, m.hostPort));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const spec = `-p ${m.hostIP ? `${m.hostIP}:` : ''}${m.hostPort}:${m.containerPort}/${m.protocol}`;
+      if (code === 'EADDRINUSE') throw new UsageError(`${spec}: host port ${m.hostPort}/${m.protocol} is already in use on this host: stop what holds it, or publish another host port (-p ${m.containerPort} picks a free one)`);
+      if (code === 'EADDRNOTAVAIL') throw new UsageError(`${spec}: ${ip} is not an address of this host: publish on one of its addresses, or leave the address out`);
+      throw e;
+    }
+  }
+}
+
+/** The fds of the host ports held for a container (for its monitor to hold too). */
+export function heldPortFds(id: string): number[] {
+  return heldPorts.get(id) ?? [];
+}
+
+/** Lets go of this process's hold on a container's host ports (its monitor holds them now, or it has stopped). */
+export function closeHeldPorts(id: string): void {
+  for (const fd of heldPorts.get(id) ?? []) {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      /* closed already */
+    }
+  }
+  heldPorts.delete(id);
+}
+
 /** What attachNetwork started: the CNI ADDs, running while the runtime creates the container. */
 export interface Attaching {
   /** Settles once every network is up and the hosts files written; on a failure everything is released first. */
@@ -205,6 +249,7 @@ export async function attachNetwork(fx: FrontendContext, rec: ContainerRecord): 
     throw e;
   };
   try {
+    reservePorts(rec.id, settings.ports);
     const netns = await import('../network/netns');
     netns.pinOwnNetns(state.hostNetns!);
     netns.createNetns(state.netns!);
@@ -275,6 +320,7 @@ export async function attachPasta(fx: FrontendContext, rec: ContainerRecord): Pr
  * go, goes.
  */
 export async function releaseNetwork(fx: FrontendContext, id: string): Promise<void> {
+  closeHeldPorts(id);
   const state = readState(fx, id);
   if (!state) return;
   if (state.pastaPid) (await import('../network/pasta')).stopPasta(state.pastaPid);

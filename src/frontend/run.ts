@@ -125,7 +125,7 @@ async function createFromRecord(
   how: Pick<import('../runtime/container').CreateOptions, 'stdio' | 'wait' | 'ownTerminal' | 'monitor'>,
 ): Promise<import('../runtime/container').Created> {
   const { createContainer, deleteContainer } = await import('../runtime/container');
-  const { attachNetwork, attachPasta, releaseNetwork } = await import('./network');
+  const { attachNetwork, attachPasta, releaseNetwork, heldPortFds, closeHeldPorts } = await import('./network');
   if (fx.runtime.store.exists(rec.id)) await deleteContainer(fx.runtime, rec.id, true);
   // The network namespace the spec names exists before the runtime joins it;
   // its networks come up while the container is created (the command starts
@@ -137,6 +137,8 @@ async function createFromRecord(
     if (attaching && rec.spec.hooks && Object.keys(rec.spec.hooks).length) await attaching.added;
     created = await createContainer(fx.runtime, {
       ...how,
+      // A monitor holds the host ports as long as the container runs; this process lets go of them then.
+      monitor: how.monitor && { ...how.monitor, holdFds: heldPortFds(rec.id) },
       id: rec.id,
       bundle: records(fx).containerDir(rec.id),
       spec: await attachPasta(fx, rec),
@@ -144,6 +146,7 @@ async function createFromRecord(
       extra: { frontend: true, name: rec.name, image: rec.image },
     });
     await attaching?.added;
+    if (how.monitor) closeHeldPorts(rec.id);
     return created;
   } catch (e) {
     if (created) await deleteContainer(fx.runtime, rec.id, true).catch(() => undefined);

@@ -13,6 +13,8 @@ export interface NativeAddon {
   bindMount(src: string, dst: string): void;
   /** A new network namespace bound at path (an existing file); the caller's thread stays in its own. */
   makeNetns(path: string): void;
+  /** A host port held open (TCP: bound and listening; UDP: bound), close-on-exec; returns the fd. */
+  reservePort(protocol: 'tcp' | 'udp', ip: string, port: number): number;
   lsetxattr(path: string, name: string, value: Buffer): void;
   lgetxattr(path: string, name: string): Buffer | null;
   llistxattr(path: string): string[];
@@ -79,6 +81,10 @@ export class FakeNative implements NativeAddon {
   }
   makeNetns(path: string): void {
     this.record('makeNetns', path);
+  }
+  reservePort(protocol: 'tcp' | 'udp', ip: string, port: number): number {
+    this.record('reservePort', protocol, ip, port);
+    return -1;
   }
   lsetxattr(path: string, name: string, value: Buffer): void {
     this.record('lsetxattr', path, name, value);

@@ -46,7 +46,7 @@ export interface CreateOptions {
   /** The process's stdin, stdout, stderr (default: ours). */
   stdio?: [number, number, number];
   /** The helper stays as the container's parent and runs exitCommand when it exits (detached image containers). */
-  monitor?: { keepStdin: boolean; exitCommand: string[] };
+  monitor?: { keepStdin: boolean; exitCommand: string[]; holdFds?: number[] };
 }
 
 export interface Created {
@@ -115,7 +115,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     ctx.warn,
     ctx.debug,
   );
-  if (opts.monitor) plan.monitor = { ...opts.monitor, terminal: monitorTerminal };
+  if (opts.monitor) plan.monitor = { keepStdin: opts.monitor.keepStdin, exitCommand: opts.monitor.exitCommand, terminal: monitorTerminal };
   // Where it can, the init joins its cgroup itself (10-25 ms less per create
   // on v1); in a user namespace its writes would be checked as the mapped user.
   if (!plan.namespaces.some((n) => n.type === 'user')) plan.cgroupJoin = cgroup.selfJoinFiles();
@@ -141,6 +141,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
         },
         consoleFd: pair?.theirs,
         stdio: opts.stdio,
+        holdFds: opts.monitor?.holdFds,
         // Just before pivot_root: the runtime's hooks, then the init's.
         onHooks: (pid) => {
           hooksReached = true;

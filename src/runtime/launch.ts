@@ -47,6 +47,13 @@ export interface LaunchOptions {
   consoleFd?: number;
   /** The helper's (and so the process's) stdin, stdout, stderr; default ours. */
   stdio?: [number, number, number];
+  /**
+   * Fds the helper inherits and keeps while it lives (a monitor holding a
+   * container's host ports). They are close-on-exec in the helper (its
+   * close_range at start), so neither the container's process nor the
+   * monitor's exit command gets them.
+   */
+  holdFds?: number[];
 }
 
 function readFrames(fd: number, reader: FrameReader, buf: Buffer): string[][] | undefined {
@@ -105,6 +112,11 @@ export function launch(plan: LaunchPlan, opts: LaunchOptions = {}): Launched {
   if (opts.consoleFd !== undefined) {
     // fd 3+n is the sync socket (the placeholder there is replaced), 4+n the console end.
     fds.push(opts.consoleFd, opts.consoleFd);
+  }
+  if (opts.holdFds?.length) {
+    // After the sync socket (3+n) and the console end (4+n): placeholders where those are not used.
+    while (fds.length < 5 + n) fds.push(fds[0]);
+    fds.push(...opts.holdFds);
   }
   let spawned: { pid: number; sock: number };
   try {

@@ -188,6 +188,42 @@ t.test('stop and start keep the settings; a killed container releases its networ
   await ok(t, ['rm', 'again'], 'rm');
 });
 
+/** Tries to bind a port in the rig's host namespace: "bound", or the error code (EADDRINUSE). */
+async function tryBind(protocol: 'tcp' | 'udp', port: number): Promise<string> {
+  const js =
+    protocol === 'tcp'
+      ? `require('net').createServer().on('error', (e) => { console.log(e.code); process.exit(0); }).listen(${port}, '0.0.0.0', () => { console.log('bound'); process.exit(0); });`
+      : `require('dgram').createSocket('udp4').on('error', (e) => { console.log(e.code); process.exit(0); }).bind(${port}, '0.0.0.0', () => { console.log('bound'); process.exit(0); });`;
+  return (await rig.runInHost([process.execPath, '-e', js])).stdout.trim();
+}
+
+t.test('published host ports are held while the container runs; a start finds one taken and makes nothing', { skip }, async (t) => {
+  await ok(t, ['run', '-d', '--name', 'holds', '-p', '18300:80', '-p', '18301:53/udp', 'busybox', ...httpServer(80)], 'run -d -p');
+  t.equal(await tryBind('tcp', 18300), 'EADDRINUSE', 'no other program can listen on the published TCP port');
+  t.equal(await tryBind('udp', 18301), 'EADDRINUSE', 'nor bind the published UDP port');
+  t.ok(await waitFor(async () => (await rig.httpGet('outside', `http://${HOST_IP}:18300/`)).startsWith('served-by'), 10_000), 'the held port still reaches the container');
+  t.equal(await rig.httpGet('host', 'http://127.0.0.1:18300/').then((b) => b.startsWith('served-by')), true, 'from 127.0.0.1 too');
+  await ok(t, ['stop', '-t', '1', 'holds'], 'stop');
+  t.equal(await tryBind('tcp', 18300), 'bound', 'stopped: the port is free again');
+  // Something else takes the port while the container is stopped.
+  const squatter = spawn(rig.inHost[0], [...rig.inHost.slice(1), process.execPath, '-e', "require('net').createServer().listen(18300, '0.0.0.0', () => console.log('up')); setTimeout(() => {}, 60000);"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise((res) => squatter.stdout!.once('data', res));
+    const before = everything();
+    const r = await cc(['start', 'holds']);
+    t.not(r.code, 0, 'start fails');
+    t.match(r.stderr, /host port 18300\/tcp is already in use on this host: stop what holds it, or publish another host port/, 'naming the port and the fix');
+    t.equal(everything(), before, 'nothing made: no veth, rule, lease or netns');
+  } finally {
+    squatter.kill('SIGKILL');
+    await new Promise((res) => squatter.once('exit', res));
+  }
+  await ok(t, ['start', 'holds'], 'start once the port is free');
+  t.equal(await tryBind('tcp', 18300), 'EADDRINUSE', 'held again');
+  await ok(t, ['rm', '-f', 'holds'], 'rm -f');
+  t.equal(everything(), baseline, 'after rm: as before');
+});
+
 t.test('a stale attachment (runner and container killed) is released by the next ps', { skip }, async (t) => {
   const id = (await ok(t, ['run', '-d', '--name', 'stale', '-p', '9200:80', 'busybox', 'sleep', '600'], 'run -d')).trim();
   const saved = JSON.parse(fs.readFileSync(join(state, id, 'state.json'), 'utf8')) as { pid: number };

@@ -201,7 +201,9 @@ t.test('published host ports are held while the container runs; a start finds on
   await ok(t, ['run', '-d', '--name', 'holds', '-p', '18300:80', '-p', '18301:53/udp', 'busybox', ...httpServer(80)], 'run -d -p');
   t.equal(await tryBind('tcp', 18300), 'EADDRINUSE', 'no other program can listen on the published TCP port');
   t.equal(await tryBind('udp', 18301), 'EADDRINUSE', 'nor bind the published UDP port');
-  t.equal((await ok(t, ['exec', 'holds', 'ls', '/proc/1/fd'], 'exec ls /proc/1/fd')).split(/\s+/).filter(Boolean).sort().join(' '), '0 1 2', "the held sockets are not the container's: its process has stdio only");
+  await ok(t, ['run', '-d', '--name', 'holdsfd', '-p', '18302:80', 'busybox', 'sleep', '600'], 'run -d -p (sleep)');
+  t.equal((await ok(t, ['exec', 'holdsfd', 'ls', '/proc/1/fd'], 'exec ls /proc/1/fd')).split(/\s+/).filter(Boolean).sort().join(' '), '0 1 2', "the held sockets are not the container's: its process has stdio only");
+  await ok(t, ['rm', '-f', 'holdsfd'], 'rm -f holdsfd');
   t.ok(await waitFor(async () => (await rig.httpGet('outside', `http://${HOST_IP}:18300/`)).startsWith('served-by'), 10_000), 'the held port still reaches the container');
   t.equal(await rig.httpGet('host', 'http://127.0.0.1:18300/').then((b) => b.startsWith('served-by')), true, 'from 127.0.0.1 too');
   await ok(t, ['stop', '-t', '1', 'holds'], 'stop');

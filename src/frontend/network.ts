@@ -21,12 +21,14 @@ import { DEFAULT_NETWORK, NetworkConfigs, parseIPv4, parseSubnet, subnetContains
 import { chooseHostPorts, parsePublish, exposedPorts, type PortMapping } from '../network/ports';
 import { native } from '../native';
 import { checkDns, hostsText, parseAddHost, resolvConfText, type HostsEntry } from '../network/hosts';
-import { UsageError } from '../runtime/errors';
+import { NotFoundError, StateError, UsageError } from '../runtime/errors';
 
 /** What the container's networking was asked for, resolved at create and kept in its record. */
 export interface NetworkSettings {
-  /** cni: its own namespace on CNI networks (root); pasta: rootless. */
-  mode: 'none' | 'host' | 'cni' | 'pasta';
+  /** cni: its own namespace on CNI networks (root); pasta: rootless; container: another container's (--network container:NAME). */
+  mode: 'none' | 'host' | 'cni' | 'pasta' | 'container';
+  /** container mode: the id of the container whose network namespace it joins (at each start). */
+  container?: string;
   networks: string[];
   aliases: string[];
   ip?: string;
@@ -80,9 +82,12 @@ function rootless(): boolean {
   return (process.geteuid?.() ?? 0) !== 0;
 }
 
+const CONTAINER_PREFIX = 'container:';
+
 /** The mode a --network value names (before anything is looked up). */
 export function networkMode(network: string): NetworkSettings['mode'] {
   if (network === 'none' || network === 'host') return network;
+  if (network.startsWith(CONTAINER_PREFIX)) return 'container';
   if (network === 'pasta' || rootless()) return 'pasta';
   return 'cni';
 }
@@ -93,6 +98,12 @@ export function checkNetworkRequest(req: NetworkRequestPart): void {
   for (const p of req.publish) parsePublish(p);
   checkDns(req.dns);
   for (const h of req.addHosts) parseAddHost(h);
+  if (mode === 'container') {
+    // As Docker: the joined container's network is used as it is.
+    if (!req.network.slice(CONTAINER_PREFIX.length)) throw new UsageError('--network container:NAME needs the name or id of a container');
+    const conflict = req.publish.length || req.publishAll ? '-p/-P (publish the ports on the container whose network it joins)' : req.networkAliases.length ? '--network-alias' : req.ip !== undefined ? '--ip' : req.dns.length ? '--dns' : req.addHosts.length ? '--add-host' : undefined;
+    if (conflict) throw new UsageError(`--network ${req.network} shares that container's network, its /etc/hosts and resolv.conf: ${conflict} cannot be used with it`);
+  }
   if ((req.publish.length || req.publishAll) && (mode === 'none' || mode === 'host')) {
     throw new UsageError(`-p/-P publish ports of a container's own network: with --network ${mode} there is none (drop -p, or use the default bridge network)`);
   }
@@ -131,6 +142,10 @@ export async function resolveNetwork(fx: FrontendContext, req: NetworkRequestPar
   const mode = networkMode(req.network);
   const settings: NetworkSettings = { mode, networks: [], aliases: req.networkAliases, ports: [], dns: req.dns, addHosts: req.addHosts.map(parseAddHost), hostname };
   if (mode === 'none' || mode === 'host') return settings;
+  if (mode === 'container') {
+    settings.container = joinedContainer(fx, req.network.slice(CONTAINER_PREFIX.length)).id;
+    return settings;
+  }
   if (mode === 'cni') {
     const net = await requireNetwork(fx, req.network);
     cniDriver.preflight(net.conf);
@@ -146,6 +161,63 @@ export async function resolveNetwork(fx: FrontendContext, req: NetworkRequestPar
   await reapStaleNetworks(fx);
   settings.ports = await chooseHostPorts(wanted, publishedByOthers(fx));
   return settings;
+}
+
+/**
+ * The running container whose network --network container:REF joins,
+ * following a chain of such joins to the container that owns the namespace
+ * (as Docker does).
+ */
+export function joinedContainer(fx: FrontendContext, ref: string): ContainerRecord {
+  const recs = records(fx);
+  let target = recs.find(ref);
+  if (!target) throw new NotFoundError(`--network container:${ref}: container "${ref}" does not exist (see ccrun ps -a)`);
+  for (let hops = 0; hops < 16; hops++) {
+    const next: string | undefined = target.network?.mode === 'container' ? target.network.container : undefined;
+    if (next === undefined) break;
+    const found: ContainerRecord | undefined = recs.find(next);
+    if (!found) throw new NotFoundError(`--network container:${ref}: the container whose network "${ref}" joined is gone`);
+    target = found;
+  }
+  const { observe } = require('../runtime/container') as typeof import('../runtime/container');
+  let status = 'stopped';
+  try {
+    if (fx.runtime.store.exists(target.id)) status = observe(fx.runtime, target.id).status;
+  } catch {
+    /* no runtime state: stopped */
+  }
+  if (status !== 'running' && status !== 'paused') {
+    throw new StateError(`--network container:${ref}: container ${target.name} is not running (${status}): start it first (ccrun start ${target.name})`);
+  }
+  return target;
+}
+
+/**
+ * The spec of a container that joins another's network, for this start: the
+ * namespace it joins now (that container's netns file on CNI networks, its
+ * pasta holder's user and network namespaces rootless, its init's otherwise;
+ * the host's when that container uses the host's).
+ */
+export function joinContainerSpec(fx: FrontendContext, rec: ContainerRecord): import('../runtime/config/types').Spec {
+  const target = joinedContainer(fx, rec.network!.container!);
+  const spec = JSON.parse(JSON.stringify(rec.spec)) as import('../runtime/config/types').Spec;
+  const linux = spec.linux!;
+  const attached = readState(fx, target.id);
+  const mode = target.network?.mode ?? 'none';
+  if (mode === 'host') {
+    linux.namespaces = linux.namespaces!.filter((n) => n.type !== 'network');
+  } else if (attached?.holderPid) {
+    linux.namespaces = linux.namespaces!.map((n) => (n.type === 'user' || n.type === 'network' ? { type: n.type, path: `/proc/${attached.holderPid}/ns/${n.type === 'user' ? 'user' : 'net'}` } : n));
+    delete linux.uidMappings;
+    delete linux.gidMappings;
+  } else {
+    if (rootless()) throw new UsageError(`--network container:${target.name}: without root, only the network of a container on pasta (the default) can be joined`);
+    const pid = attached?.netns ? undefined : fx.runtime.store.load(target.id)?.pid;
+    if (!attached?.netns && !pid) throw new StateError(`--network container:${target.name}: container ${target.name} is not running`);
+    const path = attached?.netns ?? `/proc/${pid}/ns/net`;
+    linux.namespaces = linux.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path } : n));
+  }
+  return spec;
 }
 
 function stateFile(fx: FrontendContext, id: string): string {

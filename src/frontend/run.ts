@@ -7,7 +7,7 @@ import type { RuntimeContext } from '../runtime/container';
 import { ImageStore } from '../image/store';
 import { ContainerRecords, checkContainerName, newContainerId, randomName, type ContainerRecord } from './records';
 import { applyRunRequest, checkRunRequest, type RunRequest } from './spec';
-import { StateError } from '../runtime/errors';
+import { StateError, UsageError } from '../runtime/errors';
 
 export interface FrontendContext {
   runtime: RuntimeContext;
@@ -52,9 +52,15 @@ export async function createFromImage(fx: FrontendContext, req: RunRequest, id =
       throw new StateError(`the container name "${req.name}" is already in use by container ${other.id.slice(0, 12)}: remove it (ccrun rm ${req.name}) or choose another name`);
     }
     const name = req.name ?? randomName(taken);
-    const hostname = req.hostname ?? id.slice(0, 12);
     const net = await import('./network');
+    if (req.hostname !== undefined && net.networkMode(req.network) === 'container') {
+      throw new UsageError(`--hostname cannot be used with --network ${req.network}: the container has the hostname of the one whose network it joins`);
+    }
+    let hostname = req.hostname ?? id.slice(0, 12);
     const network = await net.resolveNetwork(fx, req, hostname, config.config?.ExposedPorts);
+    // --network container:X: X's hostname and its /etc/hosts and resolv.conf (live: bound from X's), as Docker.
+    const joined = network.container !== undefined ? recs.read(network.container) : undefined;
+    if (joined) hostname = network.hostname = joined.spec.hostname ?? hostname;
     const cdir = recs.containerDir(id);
     fs.mkdirSync(recs.dir, { recursive: true, mode: 0o700 });
     fs.mkdirSync(cdir, { mode: 0o700 });
@@ -70,17 +76,20 @@ export async function createFromImage(fx: FrontendContext, req: RunRequest, id =
         workdir: req.workdir,
       }, { rootPath: join(cdir, 'merged') });
       (require('../runtime/remove-dir') as typeof import('../runtime/remove-dir')).removeDirectory(join(cdir, 'userdb'));
+      const etcDir = join(joined ? recs.containerDir(joined.id) : cdir, 'etc');
       const files = {
-        hostname: join(cdir, 'etc', 'hostname'),
-        hosts: join(cdir, 'etc', 'hosts'),
-        resolvConf: join(cdir, 'etc', 'resolv.conf'),
+        hostname: join(etcDir, 'hostname'),
+        hosts: join(etcDir, 'hosts'),
+        resolvConf: join(etcDir, 'resolv.conf'),
         netns: network.mode === 'cni' ? net.netnsPath(fx, id) : undefined,
       };
-      const etc = net.initialEtcFiles(network);
-      fs.writeFileSync(files.hostname, `${hostname}\n`);
-      fs.writeFileSync(files.hosts, etc.hosts);
-      fs.writeFileSync(files.resolvConf, etc.resolvConf);
-      applyRunRequest(spec, req, id, files);
+      if (!joined) {
+        const etc = net.initialEtcFiles(network);
+        fs.writeFileSync(files.hostname, `${hostname}\n`);
+        fs.writeFileSync(files.hosts, etc.hosts);
+        fs.writeFileSync(files.resolvConf, etc.resolvConf);
+      }
+      applyRunRequest(spec, { ...req, hostname }, id, files);
       (await import('./volumes')).makeImageVolumes(store, rec, cdir, spec);
       let rootOverlay;
       const noOverlay = overlayUnavailable(store.layerFormat.rootless);
@@ -125,7 +134,7 @@ async function createFromRecord(
   how: Pick<import('../runtime/container').CreateOptions, 'stdio' | 'wait' | 'ownTerminal' | 'monitor'>,
 ): Promise<import('../runtime/container').Created> {
   const { createContainer, deleteContainer } = await import('../runtime/container');
-  const { attachNetwork, attachPasta, releaseNetwork, heldPortFds, closeHeldPorts } = await import('./network');
+  const { attachNetwork, attachPasta, joinContainerSpec, releaseNetwork, heldPortFds, closeHeldPorts } = await import('./network');
   if (fx.runtime.store.exists(rec.id)) await deleteContainer(fx.runtime, rec.id, true);
   // The network namespace the spec names exists before the runtime joins it;
   // its networks come up while the container is created (the command starts
@@ -141,7 +150,7 @@ async function createFromRecord(
       monitor: how.monitor && { ...how.monitor, holdFds: heldPortFds(rec.id) },
       id: rec.id,
       bundle: records(fx).containerDir(rec.id),
-      spec: await attachPasta(fx, rec),
+      spec: rec.network?.mode === 'container' ? joinContainerSpec(fx, rec) : await attachPasta(fx, rec),
       rootOverlay: rec.rootOverlay,
       extra: { frontend: true, name: rec.name, image: rec.image },
     });

@@ -102,6 +102,9 @@ t.test('rootless: egress and a published port through pasta, nothing left after 
   t.ok(await waitFor(async () => (await rig.httpGet('outside', `http://${HOST_IP}:18080/`)) === 'rootless-page', 15_000), 'outside -> HOST_IP:18080 reaches the rootless container');
   t.match((await asUser(['port', 'web'])).stdout, /^80\/tcp -> 0\.0\.0\.0:18080$/m, 'ccrun port');
   t.ok(user.processes().length >= 2, 'pasta and the namespace holder run as the user');
+  const side = await asUser(['run', '--rm', '--network', 'container:web', 'busybox', 'sh', '-c', 'printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc 127.0.0.1 80']);
+  t.equal(side.code, 0, `run --network container:web as the user ${side.stderr}`);
+  t.match(side.stdout, /rootless-page/, "the joiner reaches web's server on 127.0.0.1: the holder's namespaces joined");
   t.equal((await asUser(['rm', '-f', 'web'])).code, 0, 'rm -f');
   t.ok(await waitFor(() => user.processes().length === 0, 5000), `no process of the user's left (${user.processes().join(' ')})`);
   t.equal(rig.snapshot(), before, 'the host namespace as before (no listening socket left)');

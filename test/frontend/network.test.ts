@@ -227,6 +227,49 @@ t.test('published host ports are held while the container runs; a start finds on
   t.equal(everything(), baseline, 'after rm: as before');
 });
 
+t.test('--network container:NAME shares that container\'s network, hostname and /etc files; bad uses are refused by name', { skip }, async (t) => {
+  await ok(t, ['run', '-d', '--name', 'owner', '--hostname', 'owner-host', '-p', '18400:80', 'busybox', ...httpServer(80)], 'run -d owner');
+  const ownerAddr = /inet (\S+)\//.exec(await ok(t, ['exec', 'owner', 'ip', '-o', '-4', 'addr', 'show', 'eth0'], 'owner address'))?.[1];
+  t.ok(ownerAddr, `owner has an address (${ownerAddr})`);
+  const out = await ok(
+    t,
+    ['run', '--rm', '--network', 'container:owner', 'busybox', 'sh', '-c', 'hostname; ip -o -4 addr show eth0; cat /etc/hosts; echo ---; printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc 127.0.0.1 80'],
+    'run --network container:owner',
+  );
+  t.equal(out.split('\n')[0], 'owner-host', "the owner's hostname");
+  t.match(out, new RegExp(`inet ${ownerAddr?.replace(/\./g, '\\.')}/`), "the owner's eth0 and address");
+  t.match(out, new RegExp(`^${ownerAddr?.replace(/\./g, '\\.')}\\s+owner-host`, 'm'), "the owner's /etc/hosts");
+  t.match(out.split('---\n')[1] ?? '', /served-by-owner-host/, "the owner's server on 127.0.0.1: one network namespace");
+  // A join of a join reaches the owner; a detached joiner keeps working while the owner runs.
+  await ok(t, ['run', '-d', '--name', 'side', '--network', 'container:owner', 'busybox', 'sleep', '600'], 'run -d side');
+  t.match(await ok(t, ['run', '--rm', '--network', 'container:side', 'busybox', 'hostname'], 'join of a join'), /^owner-host$/m, 'container:side is the owner\'s network');
+  t.equal((await ok(t, ['port', 'side'], 'port side')).trim(), '', 'the joiner publishes nothing of its own');
+
+  for (const [args, msg] of [
+    [['run', '--rm', '--network', 'container:nope', 'busybox', 'true'], /container "nope" does not exist/],
+    [['run', '--rm', '--network', 'container:owner', '-p', '8080:80', 'busybox', 'true'], /-p\/-P .* cannot be used with it/],
+    [['run', '--rm', '--network', 'container:owner', '--dns', '10.1.1.1', 'busybox', 'true'], /--dns cannot be used with it/],
+    [['run', '--rm', '--network', 'container:owner', '--hostname', 'x', 'busybox', 'true'], /--hostname cannot be used with --network container:owner/],
+  ] as [string[], RegExp][]) {
+    const r = await cc(args);
+    t.not(r.code, 0, `${args.join(' ')} fails`);
+    t.match(r.stderr, msg, 'naming the problem');
+  }
+  await ok(t, ['stop', '-t', '1', 'side'], 'stop side');
+  await ok(t, ['stop', '-t', '1', 'owner'], 'stop owner');
+  const before = containerDirs().length;
+  const r = await cc(['run', '--rm', '--network', 'container:owner', 'busybox', 'true']);
+  t.match(r.stderr, /container owner is not running \(stopped\): start it first \(ccrun start owner\)/, 'a stopped owner is refused by name');
+  t.equal(containerDirs().length, before, 'and nothing is made');
+  const again = await cc(['start', 'side']);
+  t.match(again.stderr, /container owner is not running/, 'a joiner starts only while its owner runs');
+  await ok(t, ['start', 'owner'], 'start owner');
+  await ok(t, ['start', 'side'], 'then side');
+  t.match(await ok(t, ['exec', 'side', 'ip', '-o', '-4', 'addr', 'show', 'eth0'], 'side address'), /inet 10\.88\./, 'side is on the owner\'s new attachment');
+  await ok(t, ['rm', '-f', 'side', 'owner'], 'rm -f');
+  t.equal(everything(), baseline, 'after rm: as before');
+});
+
 t.test('a stale attachment (runner and container killed) is released by the next ps', { skip }, async (t) => {
   const id = (await ok(t, ['run', '-d', '--name', 'stale', '-p', '9200:80', 'busybox', 'sleep', '600'], 'run -d')).trim();
   const saved = JSON.parse(fs.readFileSync(join(state, id, 'state.json'), 'utf8')) as { pid: number };

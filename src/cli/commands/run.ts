@@ -35,7 +35,7 @@ const IMAGE_OPTIONS: OptionSpec[] = [
   { name: 'platform', kind: 'string', value: 'OS/ARCH[/VARIANT]', description: 'platform to pull (default: this host)' },
   { name: 'init', kind: 'boolean', description: 'run a small reaper as pid 1 that passes signals on and reaps orphans' },
   { name: 'security-opt', kind: 'list', value: 'OPT', description: "seccomp=unconfined, seccomp=PROFILE.json (default: Docker's profile), no-new-privileges" },
-  { name: 'network', kind: 'string', value: 'NETWORK', description: 'bridge (root\'s default: the default CNI bridge with NAT), a user network (ccrun network create), none (only lo), host, or pasta (a normal user\'s default); $CCRUN_NETWORK sets the default' },
+  { name: 'network', kind: 'string', value: 'NETWORK', description: 'bridge (root\'s default: the default CNI bridge with NAT), a user network (ccrun network create), none (only lo), host, pasta (a normal user\'s default), or container:NAME (another running container\'s network); $CCRUN_NETWORK sets the default' },
   { name: 'publish', short: 'p', kind: 'list', value: '[[IP:]HPORT:]CPORT[/udp]', description: 'publish a container port on the host (no HPORT: a free one, see ccrun port)' },
   { name: 'publish-all', short: 'P', kind: 'boolean', description: "publish each of the image's ExposedPorts on a free host port" },
   { name: 'network-alias', kind: 'list', value: 'NAME', description: 'another name the container has for its peers on a user network' },

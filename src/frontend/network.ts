@@ -17,6 +17,7 @@ import { join } from 'path';
 import type { ContainerRecord, ContainerSummary } from './records';
 import { imageStore, records, type FrontendContext } from './run';
 import { cniDriver, type CniResult, type ConfList } from '../network';
+import { cniPath } from '../network/cni';
 import { DEFAULT_NETWORK, NetworkConfigs, parseIPv4, parseSubnet, subnetContains, type NetworkInfo } from '../network/networks';
 import { chooseHostPorts, parsePublish, exposedPorts, type PortMapping } from '../network/ports';
 import { native } from '../native';
@@ -50,6 +51,8 @@ interface AttachedState {
   holderPid?: number;
   /** The ccrun that attached it: while it lives and no runtime state exists yet, it is still starting the container. */
   attacher?: number;
+  /** CNI_PATH of the ADDs, for the DELs (whoever runs them, in whatever environment). */
+  cniPath?: string[];
 }
 
 export interface NetworkRequestPart {
@@ -311,7 +314,7 @@ export async function attachNetwork(fx: FrontendContext, rec: ContainerRecord): 
   const settings = rec.network;
   if (settings?.mode !== 'cni') return undefined;
   await releaseNetwork(fx, rec.id);
-  const state: AttachedState = { netns: netnsPath(fx, rec.id), hostNetns: `${netnsPath(fx, rec.id)}.host`, networks: [], attacher: process.pid };
+  const state: AttachedState = { netns: netnsPath(fx, rec.id), hostNetns: `${netnsPath(fx, rec.id)}.host`, networks: [], attacher: process.pid, cniPath: cniPath() };
   writeState(fx, rec.id, state);
   const fail = async (e: unknown): Promise<never> => {
     await releaseNetwork(fx, rec.id);
@@ -330,7 +333,7 @@ export async function attachNetwork(fx: FrontendContext, rec: ContainerRecord): 
   }
   const addAll = async (): Promise<void> => {
     // lo is independent of the networks: brought up while they are set up.
-    const loopback = cniDriver.add(LOOPBACK, { containerId: rec.id, netns: state.netns!, ifName: 'lo' });
+    const loopback = cniDriver.add(LOOPBACK, { containerId: rec.id, netns: state.netns!, ifName: 'lo', cniPath: state.cniPath });
     loopback.catch(() => undefined);
     for (const [i, name] of settings.networks.entries()) {
       const conf = withIpamDir(fx, networkConfigs(fx).require(name).conf);
@@ -343,7 +346,7 @@ export async function attachNetwork(fx: FrontendContext, rec: ContainerRecord): 
       };
       state.networks.push(entry);
       writeState(fx, rec.id, state);
-      entry.result = await cniDriver.add(conf, { containerId: rec.id, netns: state.netns!, ifName: entry.ifName, args: entry.args, runtimeConfig: entry.runtimeConfig });
+      entry.result = await cniDriver.add(conf, { containerId: rec.id, netns: state.netns!, ifName: entry.ifName, args: entry.args, runtimeConfig: entry.runtimeConfig, cniPath: state.cniPath });
       writeState(fx, rec.id, state);
     }
     await loopback;
@@ -405,7 +408,7 @@ export async function releaseNetwork(fx: FrontendContext, id: string): Promise<v
     const runIn = hostThere && !netns.isOwnNetns(state.hostNetns!) ? state.hostNetns : undefined;
     if (hostThere || state.hostNetns === undefined) {
       for (const n of [...state.networks].reverse()) {
-        errors.push(...(await cniDriver.del(n.conf, { containerId: id, netns: state.netns, ifName: n.ifName, args: n.args, runtimeConfig: n.runtimeConfig, runIn }, n.result)));
+        errors.push(...(await cniDriver.del(n.conf, { containerId: id, netns: state.netns, ifName: n.ifName, args: n.args, runtimeConfig: n.runtimeConfig, runIn, cniPath: state.cniPath }, n.result)));
       }
     }
     for (const p of [state.netns, state.hostNetns]) {

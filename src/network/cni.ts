@@ -51,6 +51,12 @@ export interface Attachment {
    * the container's namespace, and DEL from there must act on the host's.
    */
   runIn?: string;
+  /**
+   * Where the plugins are (CNI_PATH); default: cniPath(). DEL gets the path
+   * ADD used, kept with the attachment: the monitor that releases a
+   * detached container has an empty environment.
+   */
+  cniPath?: string[];
 }
 
 export class CniError extends HostError {}
@@ -97,7 +103,7 @@ function pluginInput(list: ConfList, plugin: PluginConf, att: Attachment, prevRe
 }
 
 function execPlugin(command: 'ADD' | 'DEL' | 'CHECK', list: ConfList, plugin: PluginConf, att: Attachment, prevResult: CniResult | undefined): Promise<string> {
-  const path = cniPath();
+  const path = att.cniPath ?? cniPath();
   const bin = findPlugin(plugin.type, path);
   if (!bin) return Promise.reject(new NotFoundError(`network "${list.name}": the CNI plugin "${plugin.type}" is not in ${path.join(':')}`));
   const args = att.args && Object.keys(att.args).length ? ['IgnoreUnknown=1', ...Object.entries(att.args).map(([k, v]) => `${k}=${v}`)].join(';') : '';

@@ -270,6 +270,23 @@ t.test('--network container:NAME shares that container\'s network, hostname and 
   t.equal(everything(), baseline, 'after rm: as before');
 });
 
+t.test('the plugins of $CCRUN_CNI_PATH also do the DELs, from a detached container\'s monitor (empty environment)', { skip }, async (t) => {
+  const dir = join(work, 'cni-wrapped');
+  const log = join(work, 'cni-wrapped.log');
+  fs.mkdirSync(dir);
+  for (const p of ['bridge', 'host-local', 'portmap', 'firewall', 'loopback']) {
+    fs.writeFileSync(join(dir, p), `#!/bin/sh\necho "$CNI_COMMAND ${p}" >> ${log}\nexec /usr/lib/cni/${p}\n`, { mode: 0o755 });
+  }
+  const r = await cc(['run', '-d', '--name', 'wrapped', '-p', '18500:80', 'busybox', 'sleep', '600'], [`CCRUN_CNI_PATH=${dir}`]);
+  t.equal(r.code, 0, `run -d with CCRUN_CNI_PATH ${r.stderr}`);
+  t.match(fs.readFileSync(log, 'utf8'), /^ADD bridge$/m, 'ADD ran the wrapped plugins');
+  await ok(t, ['stop', '-t', '0', 'wrapped'], 'stop (the monitor releases the network)');
+  const calls = fs.readFileSync(log, 'utf8');
+  for (const p of ['firewall', 'portmap', 'bridge']) t.match(calls, new RegExp(`^DEL ${p}$`, 'm'), `DEL ${p} ran from CCRUN_CNI_PATH`);
+  await ok(t, ['rm', 'wrapped'], 'rm');
+  t.equal(everything(), baseline, 'after rm: as before');
+});
+
 t.test('a stale attachment (runner and container killed) is released by the next ps', { skip }, async (t) => {
   const id = (await ok(t, ['run', '-d', '--name', 'stale', '-p', '9200:80', 'busybox', 'sleep', '600'], 'run -d')).trim();
   const saved = JSON.parse(fs.readFileSync(join(state, id, 'state.json'), 'utf8')) as { pid: number };

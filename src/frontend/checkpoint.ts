@@ -42,8 +42,14 @@ export async function checkpointImageContainer(fx: FrontendContext, ref: string,
   const dir = checkpointDir(fx, rec.id);
   // A previous checkpoint's images would mix with this one's.
   fs.rmSync(dir, { recursive: true, force: true });
+  // Its addresses, read before the dump stops it and its network is released: a restore asks for them again.
+  const addresses = rec.network?.mode === 'cni' ? (await import('./network')).attachedAddresses(fx, rec.id) : [];
   const { checkpointContainer } = await import('../runtime/checkpoint');
   await checkpointContainer(fx.runtime, { ...o, id: rec.id, imagePath: dir, spec: rec.spec });
+  if (addresses.length) fs.writeFileSync(join(dir, NETWORK_FILE), JSON.stringify({ addresses }));
+  // The dump stopped it: its monitor records the exit and releases the network; a restore
+  // right after must not meet that release half-way (the namespace's path is the same).
+  if (!o.leaveRunning) await (await import('./manage')).runnerDone(fx, rec);
   if (o.exportTo !== undefined) {
     const out = resolve(o.exportTo);
     try {
@@ -53,6 +59,44 @@ export async function checkpointImageContainer(fx: FrontendContext, ref: string,
       throw e;
     }
   }
+}
+
+/** In the checkpoint directory, beside CRIU's images: the addresses the container had. */
+const NETWORK_FILE = 'ccrun-network.json';
+
+/**
+ * The network a restored container comes back on, and the spec that joins
+ * it. The namespace it was dumped from went away with it (its network was
+ * released when the dump stopped it), so, as podman does, a new one is made
+ * on the same networks with the same published ports, asking for the
+ * address it had; CRIU restores the processes into it. When that address is
+ * taken now (an import beside the original), it gets another, with a
+ * warning: its listening sockets work, connections to the old address do not.
+ */
+async function networkForRestore(fx: FrontendContext, rec: ContainerRecord, dir: string): Promise<import('../runtime/config/types').Spec> {
+  const net = await import('./network');
+  const settings = rec.network;
+  if (settings?.mode === 'container') return net.joinContainerSpec(fx, rec);
+  if (settings?.mode !== 'cni') return rec.spec;
+  let had: string | undefined;
+  try {
+    had = (JSON.parse(fs.readFileSync(join(dir, NETWORK_FILE), 'utf8')) as { addresses: { addresses: string[] }[] }).addresses[0]?.addresses[0];
+  } catch {
+    /* a checkpoint without addresses: any address */
+  }
+  const attach = async (ip: string | undefined): Promise<void> => {
+    const attaching = await net.attachNetwork(fx, { ...rec, network: { ...settings, ip } });
+    await attaching?.added;
+  };
+  const wanted = settings.ip ?? had;
+  try {
+    await attach(wanted);
+  } catch (e) {
+    if (settings.ip !== undefined || wanted === undefined || !/not available|already allocated/.test((e as Error).message)) throw e;
+    fx.warn(`restoring ${rec.name}: its address ${wanted} is taken now, so it gets another (connections to the old address are not restored)`);
+    await attach(undefined);
+  }
+  return net.specInNetns(rec.spec, net.netnsPath(fx, rec.id));
 }
 
 /** Restores an image container from its checkpoint directory (after checkpoint, or --import). */
@@ -67,6 +111,9 @@ export async function restoreImageContainer(fx: FrontendContext, rec: ContainerR
   const dir = checkpointDir(fx, rec.id);
   const { isCriuImageDir } = await import('../runtime/criu');
   if (!isCriuImageDir(dir)) throw new NotFoundError(`container ${rec.name} has no checkpoint to restore (make one with ccrun checkpoint ${rec.name})`);
+  // No monitor comes back with it: nothing runs it that a stop could wait for.
+  fs.rmSync(join(records(fx).containerDir(rec.id), 'runner.json'), { force: true });
+  const spec = await networkForRestore(fx, rec, dir);
   const log = fs.openSync(records(fx).logPath(rec.id), 'a', 0o600);
   const devNull = fs.openSync('/dev/null', 'r');
   const { restoreContainer } = await import('../runtime/restore');
@@ -76,11 +123,14 @@ export async function restoreImageContainer(fx: FrontendContext, rec: ContainerR
       id: rec.id,
       bundle: records(fx).containerDir(rec.id),
       imagePath: dir,
-      spec: rec.spec,
+      spec,
       rootOverlay: rec.rootOverlay,
       stdio: [devNull, log, log],
       extra: { frontend: true, name: rec.name, image: rec.image, restored: true },
     });
+  } catch (e) {
+    await (await import('./network')).releaseNetwork(fx, rec.id);
+    throw e;
   } finally {
     fs.closeSync(log);
     fs.closeSync(devNull);

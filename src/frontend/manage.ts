@@ -103,7 +103,6 @@ async function isLive(fx: FrontendContext, id: string): Promise<boolean> {
  */
 export async function stopContainer(fx: FrontendContext, ref: string, timeoutSec = 10): Promise<ContainerRecord> {
   const rec = records(fx).require(ref);
-  const { deleteContainer } = await import('../runtime/container');
   const { killContainer, parseKillSignal } = await import('../runtime/signal');
   if (!(await isLive(fx, rec.id))) return rec;
   const ctx = fx.runtime;
@@ -116,16 +115,28 @@ export async function stopContainer(fx: FrontendContext, ref: string, timeoutSec
   if (!(await waitUntil(async () => gone() || !(await isLive(fx, rec.id)), timeoutSec * 1000))) {
     await killContainer(ctx, rec.id, 9).catch(() => undefined);
   }
-  // The runner (foreground run or monitor) records the exit and removes the
-  // runtime state; if it is gone itself, do it here.
-  if (!(await waitUntil(gone, 3000))) {
-    if (!(await isLive(fx, rec.id))) {
-      if (!records(fx).readExit(rec.id)) records(fx).writeExit(rec.id, { exitCode: 137, finishedAt: new Date().toISOString() });
-      await (await import('./network')).releaseNetwork(fx, rec.id);
-      await deleteContainer(ctx, rec.id, true);
-    }
-  }
+  await runnerDone(fx, rec);
   return rec;
+}
+
+/**
+ * Once a container's command has stopped: waits for its runner (foreground
+ * run or monitor) to record the exit, release the network and remove the
+ * runtime state, as it does last; if the runner is gone itself, does it here.
+ */
+export async function runnerDone(fx: FrontendContext, rec: ContainerRecord): Promise<void> {
+  const ctx = fx.runtime;
+  const recs = records(fx);
+  const done = (): boolean => !ctx.store.exists(rec.id);
+  // A live runner is doing its part (under emulation a Node start alone takes seconds): wait for it,
+  // rather than race it to the same network and state.
+  await waitUntil(() => done() || !recs.runnerAlive(rec.id), 120_000);
+  if (await waitUntil(done, 3000)) return;
+  if (await isLive(fx, rec.id)) return;
+  if (!records(fx).readExit(rec.id)) records(fx).writeExit(rec.id, { exitCode: 137, finishedAt: new Date().toISOString() });
+  await (await import('./network')).releaseNetwork(fx, rec.id);
+  const { deleteContainer } = await import('../runtime/container');
+  await deleteContainer(ctx, rec.id, true);
 }
 
 /** `ccrun rm [-f]`: a running container only with force (killed first). */

@@ -166,6 +166,13 @@ export async function resolveNetwork(fx: FrontendContext, req: NetworkRequestPar
   return settings;
 }
 
+/** The spec with its network namespace joined at `path` (a namespace made again for this start). */
+export function specInNetns(spec: import('../runtime/config/types').Spec, path: string): import('../runtime/config/types').Spec {
+  const out = JSON.parse(JSON.stringify(spec)) as import('../runtime/config/types').Spec;
+  out.linux!.namespaces = out.linux!.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path } : n));
+  return out;
+}
+
 /**
  * The running container whose network --network container:REF joins,
  * following a chain of such joins to the container that owns the namespace

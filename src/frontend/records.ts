@@ -19,6 +19,7 @@ import type { Spec } from '../runtime/config/types';
 import type { RootOverlay } from '../runtime/plan';
 import { NotFoundError, UsageError, StateError } from '../runtime/errors';
 import { removeTree } from '../image/remove-tree';
+import { isSameProcessAlive, processStartTime } from '../runtime/state';
 
 export interface ContainerRecord {
   id: string;
@@ -181,6 +182,30 @@ export class ContainerRecords {
     const tmp = join(dir, `.exit.json.${process.pid}`);
     fs.writeFileSync(tmp, JSON.stringify(exit));
     fs.renameSync(tmp, join(dir, 'exit.json'));
+  }
+
+  /**
+   * The process that runs the container now and records its exit: the
+   * monitor (which execs `ccrun start --exited` in its place, same pid) or
+   * the foreground `ccrun run`. Kept with its start time, so a recycled pid
+   * is not taken for it.
+   */
+  writeRunner(id: string, pid: number): void {
+    const startTime = processStartTime(pid);
+    if (!startTime) return;
+    const tmp = join(this.containerDir(id), `.runner.json.${process.pid}`);
+    fs.writeFileSync(tmp, JSON.stringify({ pid, startTime }));
+    fs.renameSync(tmp, join(this.containerDir(id), 'runner.json'));
+  }
+
+  /** Whether the container's runner (writeRunner) is still alive. */
+  runnerAlive(id: string): boolean {
+    try {
+      const r = JSON.parse(fs.readFileSync(join(this.containerDir(id), 'runner.json'), 'utf8')) as { pid: number; startTime: string };
+      return isSameProcessAlive(r.pid, r.startTime);
+    } catch {
+      return false;
+    }
   }
 
   logPath(id: string): string {

@@ -224,6 +224,7 @@ export async function runOnce(fx: FrontendContext, rec: ContainerRecord, hooks: 
   } finally {
     if (devNull !== undefined) fs.closeSync(devNull);
   }
+  recs.writeRunner(rec.id, process.pid);
   const pid = launched.pid;
   const forward = (sig: NodeJS.Signals): void => {
     try {
@@ -284,8 +285,9 @@ export async function startMonitored(fx: FrontendContext, rec: ContainerRecord):
   const ctx = fx.runtime;
   const log = fs.openSync(records(fx).logPath(rec.id), 'a', 0o600);
   const devNull = fs.openSync('/dev/null', 'r');
+  let created: import('../runtime/container').Created;
   try {
-    await createFromRecord(fx, rec, {
+    created = await createFromRecord(fx, rec, {
       stdio: [devNull, log, log],
       monitor: { keepStdin: Boolean(rec.interactive), exitCommand: [...fx.selfCommand, 'start', rec.id, '--exited', '{code}', '--init-pid', '{pid}'] },
     });
@@ -293,6 +295,8 @@ export async function startMonitored(fx: FrontendContext, rec: ContainerRecord):
     fs.closeSync(log);
     fs.closeSync(devNull);
   }
+  // The monitor records the exit (its exit command runs as the same pid).
+  records(fx).writeRunner(rec.id, created.launched.helperPid);
   try {
     await startContainer(ctx, rec.id);
   } catch (e) {

@@ -120,23 +120,29 @@ export async function stopContainer(fx: FrontendContext, ref: string, timeoutSec
 }
 
 /**
- * Once a container's command has stopped: waits for its runner (foreground
- * run or monitor) to record the exit, release the network and remove the
- * runtime state, as it does last; if the runner is gone itself, does it here.
+ * Once a container's command has stopped: waits for its runner (its monitor,
+ * whose exit command keeps its pid, or the foreground run) to record the
+ * exit, release the network and remove the runtime state, as it does before
+ * it exits; then does whatever a runner that is gone (or never was: a
+ * restored container) left. Waiting on the runner itself, not on the state:
+ * a checkpoint removes the state at once, and under emulation a Node start
+ * alone takes seconds.
  */
 export async function runnerDone(fx: FrontendContext, rec: ContainerRecord): Promise<void> {
   const ctx = fx.runtime;
   const recs = records(fx);
-  const done = (): boolean => !ctx.store.exists(rec.id);
-  // A live runner is doing its part (under emulation a Node start alone takes seconds): wait for it,
-  // rather than race it to the same network and state.
-  await waitUntil(() => done() || !recs.runnerAlive(rec.id), 120_000);
-  if (await waitUntil(done, 3000)) return;
+  const gone = (): boolean => !ctx.store.exists(rec.id);
+  await waitUntil(() => !recs.runnerAlive(rec.id), 120_000);
+  if (recs.runnerAlive(rec.id)) return; // still at it after two minutes: not ours to race
+  await waitUntil(gone, 3000);
   if (await isLive(fx, rec.id)) return;
-  if (!records(fx).readExit(rec.id)) records(fx).writeExit(rec.id, { exitCode: 137, finishedAt: new Date().toISOString() });
+  if (!gone() && !recs.readExit(rec.id)) recs.writeExit(rec.id, { exitCode: 137, finishedAt: new Date().toISOString() });
+  // Nothing to do where the runner released it already.
   await (await import('./network')).releaseNetwork(fx, rec.id);
-  const { deleteContainer } = await import('../runtime/container');
-  await deleteContainer(ctx, rec.id, true);
+  if (!gone()) {
+    const { deleteContainer } = await import('../runtime/container');
+    await deleteContainer(ctx, rec.id, true);
+  }
 }
 
 /** `ccrun rm [-f]`: a running container only with force (killed first). */

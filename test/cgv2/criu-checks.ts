@@ -221,6 +221,40 @@ export const criuChecks: Check[] = [
     },
   },
   {
+    name: 'criu: an image container on the default bridge network comes back on it, with its address and its published port',
+    async run(a) {
+      const store = fs.mkdtempSync('/run/ccrun-criu-store-');
+      a.teardown(() => fs.rmSync(store, { recursive: true, force: true }));
+      for (const e of ['blobs', 'images.json', 'layers']) sh(`cp -a /var/lib/ccrun/${e} ${store}/`);
+      const root = stateRoot(a);
+      const g = (args: string[]): Result => ccrun(root, ['--store', store, ...args], T);
+      const name = `net${process.pid}`;
+      const run = g(['run', '-d', '--name', name, '--network', 'bridge', '-p', '18080:80', 'busybox', 'sh', '-c', 'mkdir -p /www; echo served-by-the-container > /www/index.html; httpd -p 80 -h /www; i=0; while :; do i=$((i+1)); echo $i >> /tmp/count; sleep 0.2; done']);
+      a.ok(run.code === 0, `run -d --network bridge -p 18080:80: ${run.stderr.trim()}`);
+      a.teardown(() => spawnSync(CCRUN, ['--root', root, '--store', store, 'rm', '-f', name]));
+      const addressOf = (): string => /inet (\S+)\//.exec(g(['exec', name, 'ip', '-o', '-4', 'addr', 'show', 'eth0']).stdout)?.[1] ?? '';
+      const get = (): Result => sh(`printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 5 127.0.0.1 18080 2>&1`);
+      const addr = addressOf();
+      a.ok(/^10\.88\./.test(addr), `it has an address on the default network: ${addr}`);
+      a.ok(await until(() => get().stdout.includes('served-by-the-container'), 60_000), 'its published port serves');
+      const ck = g(['checkpoint', name]);
+      a.ok(ck.code === 0, `checkpoint exits 0: ${ck.stderr.trim()}`);
+      const netnsDir = join(root, '.networks', 'netns');
+      const left = (): string => [...(fs.existsSync(netnsDir) ? fs.readdirSync(netnsDir) : []), ...sh('ip -o link show').stdout.split('\n').filter((l) => /veth/.test(l)).map((l) => l.split(':')[1]?.trim())].join(' ');
+      a.ok(left() === '', `its network was released (no netns file, no veth): ${left()}`);
+      a.ok(!get().stdout.includes('served'), 'nothing answers on the port while it is checkpointed');
+      const rs = g(['restore', name]);
+      a.ok(rs.code === 0, `restore exits 0: ${rs.stderr.trim()}`);
+      a.ok(addressOf() === addr, `it came back with the address it had (${addr})`);
+      a.ok(await until(() => get().stdout.includes('served-by-the-container'), 60_000), 'its published port serves again (the restored httpd, on a new attachment)');
+      const pid = (JSON.parse(g(['state', JSON.parse(g(['ps', '--format', 'json']).stdout.split('\n').find((l) => l.includes(name)) ?? '{}').ID ?? name]).stdout || '{}') as { pid?: number }).pid ?? 0;
+      a.ok(pid > 0 && contiguous(countLines(`/proc/${pid}/root/tmp/count`)), 'and its counter went on from where it was');
+      const rm = g(['rm', '-f', name]);
+      a.ok(rm.code === 0, `rm -f: ${rm.stderr.trim()}`);
+      a.ok(left() === '', `after rm: no netns file, no veth: ${left()}`);
+    },
+  },
+  {
     name: 'criu: the front end exports an image container and imports it under a new name',
     async run(a) {
       // A store on the guest's tmpfs: overlayfs cannot take an upper dir on the guest's overlay root.

@@ -92,6 +92,19 @@ async function startCounter(a: Assert, prefix: string): Promise<{ root: string; 
 }
 
 
+/**
+ * The front end's store for a check: a copy of the host's busybox store on the
+ * guest's tmpfs (overlayfs cannot take an upper dir on the guest's overlay
+ * root), a state root, and ccrun with both.
+ */
+function frontendStore(a: Assert): { store: string; root: string; g: (args: string[]) => Result } {
+  const store = fs.mkdtempSync('/run/ccrun-criu-store-');
+  a.teardown(() => fs.rmSync(store, { recursive: true, force: true }));
+  for (const e of ['blobs', 'images.json', 'layers']) sh(`cp -a /var/lib/ccrun/${e} ${store}/`);
+  const root = stateRoot(a);
+  return { store, root, g: (args) => ccrun(root, ['--store', store, ...args], T) };
+}
+
 export const criuChecks: Check[] = [
   {
     name: 'criu: the guest runs CRIU (criu check)',
@@ -223,11 +236,7 @@ export const criuChecks: Check[] = [
   {
     name: 'criu: an image container on the default bridge network comes back on it, with its address and its published port',
     async run(a) {
-      const store = fs.mkdtempSync('/run/ccrun-criu-store-');
-      a.teardown(() => fs.rmSync(store, { recursive: true, force: true }));
-      for (const e of ['blobs', 'images.json', 'layers']) sh(`cp -a /var/lib/ccrun/${e} ${store}/`);
-      const root = stateRoot(a);
-      const g = (args: string[]): Result => ccrun(root, ['--store', store, ...args], T);
+      const { store, root, g } = frontendStore(a);
       const name = `net${process.pid}`;
       const run = g(['run', '-d', '--name', name, '--network', 'bridge', '-p', '18080:80', 'busybox', 'sh', '-c', 'mkdir -p /www; echo served-by-the-container > /www/index.html; httpd -p 80 -h /www; i=0; while :; do i=$((i+1)); echo $i >> /tmp/count; sleep 0.2; done']);
       a.ok(run.code === 0, `run -d --network bridge -p 18080:80: ${run.stderr.trim()}`);
@@ -257,13 +266,8 @@ export const criuChecks: Check[] = [
   {
     name: 'criu: the front end exports an image container and imports it under a new name',
     async run(a) {
-      // A store on the guest's tmpfs: overlayfs cannot take an upper dir on the guest's overlay root.
-      const store = fs.mkdtempSync('/run/ccrun-criu-store-');
-      a.teardown(() => fs.rmSync(store, { recursive: true, force: true }));
-      for (const e of ['blobs', 'images.json', 'layers']) sh(`cp -a /var/lib/ccrun/${e} ${store}/`);
-      const root = stateRoot(a);
+      const { store, root, g } = frontendStore(a);
       const tarball = join(outDir(a), 'web.tar.gz');
-      const g = (args: string[]): Result => ccrun(root, ['--store', store, ...args], T);
       const name = `web${process.pid}`;
       const run = g(['run', '-d', '--name', name, 'busybox', 'sh', '-c', 'echo changed > /root-change; i=0; while :; do i=$((i+1)); echo $i >> /tmp/count; sleep 0.2; done']);
       a.ok(run.code === 0, `run -d busybox: ${run.stderr.trim()}`);

@@ -111,3 +111,42 @@ t.test('rootless: egress and a published port through pasta, nothing left after 
   const bad = await asUser(['run', '--rm', '--network', 'app', 'busybox', 'true']);
   t.match(bad.stderr, /a rootless container has no user networks/, 'user networks are refused by name');
 });
+
+t.test('after a reboot (processes, the namespace with its bridge and rules, and the state root all gone), the next command drops the stale attachment and the container starts again', { skip }, async (t) => {
+  // The state root is a tmpfs (/run/ccrun) on a real machine: a reboot empties it, while the store keeps the records.
+  const stateRb = join(work, 'state-reboot');
+  let host: NetRig | undefined = await makeNetRig('rb1');
+  t.teardown(() => host?.dispose());
+  const ccIn = (r: NetRig, args: string[]): Promise<Result> => r.runInHost(['env', '-u', 'CCRUN_NETWORK', CCRUN, '--store', store, '--root', stateRb, ...args]);
+  const run = await ccIn(host, ['run', '-d', '--name', 'rebooted', '-p', '18600:80', 'busybox', 'sh', '-c', 'mkdir -p /www; echo after-reboot > /www/index.html; exec httpd -f -p 80 -h /www']);
+  t.equal(run.code, 0, `run -d -p 18600:80 ${run.stderr}`);
+  const id = run.stdout.trim();
+  const networkJson = join(store, 'containers', id, 'network.json');
+  t.ok(fs.existsSync(networkJson), 'its attachment is recorded in the store');
+  // The "reboot": every process of it dies at once, the machine's network namespace goes with
+  // everything in it (bridge, veths, rules), and the state root is empty.
+  const saved = JSON.parse(fs.readFileSync(join(stateRb, id, 'state.json'), 'utf8')) as { pid: number };
+  const monitor = Number(/^PPid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${saved.pid}/status`, 'utf8'))![1]);
+  process.kill(monitor, 'SIGKILL');
+  process.kill(saved.pid, 'SIGKILL');
+  await waitFor(() => !fs.existsSync(`/proc/${saved.pid}`), 5000);
+  for (const l of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const mnt = l.split(' ')[4];
+    if (mnt?.startsWith(`${stateRb}/`)) execFileSync('umount', ['-l', mnt]);
+  }
+  fs.rmSync(stateRb, { recursive: true, force: true });
+  execFileSync('find', ['/sys/fs/cgroup', '-depth', '-type', 'd', '-path', `*/${id}`, '-delete'], { stdio: 'ignore' });
+  host.dispose();
+  host = await makeNetRig('rb2');
+  const ps = await ccIn(host, ['ps', '-a']);
+  t.equal(ps.code, 0, `ps -a after the reboot ${ps.stderr}`);
+  t.match(ps.stdout, /rebooted/, 'the container is listed');
+  t.notOk(fs.existsSync(networkJson), 'and its stale attachment is dropped (nothing of it was left to undo)');
+  const start = await ccIn(host, ['start', 'rebooted']);
+  t.equal(start.code, 0, `start after the reboot ${start.stderr}`);
+  const rig2 = host;
+  t.ok(await waitFor(async () => (await rig2.httpGet('outside', `http://${HOST_IP}:18600/`)) === 'after-reboot', 15_000), 'its published port serves again, on a fresh attachment');
+  const rm = await ccIn(host, ['rm', '-f', 'rebooted']);
+  t.equal(rm.code, 0, `rm -f ${rm.stderr}`);
+  t.notOk(fs.existsSync(join(stateRb, '.networks', 'netns', id)), 'no netns file left');
+});

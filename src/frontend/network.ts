@@ -30,6 +30,8 @@ export interface NetworkSettings {
   mode: 'none' | 'host' | 'cni' | 'pasta' | 'container';
   /** container mode: the id of the container whose network namespace it joins (at each start). */
   container?: string;
+  /** Addresses asked for on networks connected later (network connect --ip), by network name. */
+  ips?: Record<string, string>;
   networks: string[];
   aliases: string[];
   ip?: string;
@@ -154,8 +156,7 @@ export async function resolveNetwork(fx: FrontendContext, req: NetworkRequestPar
     cniDriver.preflight(net.conf);
     cniDriver.preflight(LOOPBACK);
     if (req.ip !== undefined) {
-      const subnet = net.subnet ? parseSubnet(net.subnet) : undefined;
-      if (!subnet || !subnetContains(subnet, parseIPv4(req.ip)!)) throw new UsageError(`--ip ${req.ip} is not in network "${net.name}"'s subnet ${net.subnet ?? '(none known)'}: choose an address in it (see ccrun network inspect ${net.name})`);
+      checkIpIn(net, req.ip);
       settings.ip = req.ip;
     }
     settings.networks = [net.name];
@@ -164,6 +165,13 @@ export async function resolveNetwork(fx: FrontendContext, req: NetworkRequestPar
   await reapStaleNetworks(fx);
   settings.ports = await chooseHostPorts(wanted, publishedByOthers(fx));
   return settings;
+}
+
+function checkIpIn(net: NetworkInfo, ip: string): void {
+  const subnet = net.subnet ? parseSubnet(net.subnet) : undefined;
+  const addr = parseIPv4(ip);
+  if (addr === undefined) throw new UsageError(`--ip "${ip}" is not an IPv4 address`);
+  if (!subnet || !subnetContains(subnet, addr)) throw new UsageError(`--ip ${ip} is not in network "${net.name}"'s subnet ${net.subnet ?? '(none known)'}: choose an address in it (see ccrun network inspect ${net.name})`);
 }
 
 /** The spec with its network namespace joined at `path` (a namespace made again for this start). */
@@ -325,10 +333,7 @@ export async function attachNetwork(fx: FrontendContext, rec: ContainerRecord): 
   writeState(fx, rec.id, state);
   const fail = async (e: unknown): Promise<never> => {
     await releaseNetwork(fx, rec.id);
-    if (settings.ip && /not available|already allocated/.test((e as Error).message)) {
-      (e as Error).message += `: --ip ${settings.ip} is taken; choose another address, or leave --ip out (see ccrun network inspect ${settings.networks[0]})`;
-    }
-    throw e;
+    throw explainIpTaken(e, settings.ip, settings.networks[0]);
   };
   try {
     reservePorts(rec.id, settings.ports);
@@ -348,7 +353,7 @@ export async function attachNetwork(fx: FrontendContext, rec: ContainerRecord): 
         name,
         ifName: `eth${i}`,
         conf,
-        args: i === 0 && settings.ip ? { IP: settings.ip } : undefined,
+        args: ipArgs(settings.ips?.[name] ?? (i === 0 ? settings.ip : undefined)),
         runtimeConfig: i === 0 ? { portMappings: settings.ports } : undefined,
       };
       state.networks.push(entry);
@@ -363,6 +368,127 @@ export async function attachNetwork(fx: FrontendContext, rec: ContainerRecord): 
   // The caller may fail (and wait for this) before it awaits it.
   added.catch(() => undefined);
   return { added };
+}
+
+function ipArgs(ip: string | undefined): Record<string, string> | undefined {
+  return ip ? { IP: ip } : undefined;
+}
+
+/** host-local's refusal of an address in use, with the fix. */
+function explainIpTaken(e: unknown, ip: string | undefined, network: string): unknown {
+  if (ip && /not available|already allocated/.test((e as Error).message)) {
+    (e as Error).message += `: --ip ${ip} is taken; choose another address, or leave --ip out (see ccrun network inspect ${network})`;
+  }
+  return e;
+}
+
+/** Whether a container's command runs (or is created or paused): its network is attached. */
+function isLive(fx: FrontendContext, id: string): boolean {
+  if (!fx.runtime.store.exists(id)) return false;
+  const { observe } = require('../runtime/container') as typeof import('../runtime/container');
+  try {
+    const st = observe(fx.runtime, id).status;
+    return st === 'running' || st === 'paused' || st === 'created';
+  } catch {
+    return false;
+  }
+}
+
+/** Where DEL and a later ADD run: the namespace its networks were set up in, when it is not ours. */
+function hostSideOf(state: AttachedState): string | undefined {
+  const netns = require('../network/netns') as typeof import('../network/netns');
+  return state.hostNetns && fs.existsSync(state.hostNetns) && netns.isMounted(state.hostNetns) && !netns.isOwnNetns(state.hostNetns) ? state.hostNetns : undefined;
+}
+
+/** A container on CNI networks, by name or id (network connect and disconnect). */
+function bridgedContainer(fx: FrontendContext, ref: string, verb: string): ContainerRecord & { network: NetworkSettings } {
+  const rec = records(fx).require(ref);
+  const mode = rec.network?.mode ?? 'none';
+  if (mode !== 'cni') {
+    const why = mode === 'container' ? "shares another container's network" : mode === 'pasta' ? 'is rootless (pasta)' : `has --network ${mode}`;
+    throw new UsageError(`cannot ${verb} container ${rec.name}: it ${why}; only a container on bridge networks can be connected to or disconnected from one`);
+  }
+  return rec as ContainerRecord & { network: NetworkSettings };
+}
+
+/**
+ * `ccrun network connect [--alias A] [--ip IP] NETWORK CONTAINER`: the
+ * container joins the network, now if it runs (CNI ADD of another interface,
+ * ethN, in its namespace; names in the hosts files of its peers there) and
+ * at each start from then on (its record). Nothing changes on failure.
+ */
+export async function connectNetwork(fx: FrontendContext, network: string, ref: string, opts: { aliases: string[]; ip?: string }): Promise<ContainerRecord> {
+  const recs = records(fx);
+  const updated = await imageStore(fx).withLock('containers', async () => {
+    const rec = bridgedContainer(fx, ref, 'connect');
+    const net = await requireNetwork(fx, network);
+    if (rec.network.networks.includes(net.name)) throw new StateError(`container ${rec.name} is already connected to network "${net.name}"`);
+    if (opts.ip !== undefined) checkIpIn(net, opts.ip);
+    cniDriver.preflight(net.conf);
+    const settings: NetworkSettings = {
+      ...rec.network,
+      networks: [...rec.network.networks, net.name],
+      aliases: [...new Set([...rec.network.aliases, ...opts.aliases])],
+      ...(opts.ip !== undefined ? { ips: { ...rec.network.ips, [net.name]: opts.ip } } : {}),
+    };
+    const state = isLive(fx, rec.id) ? readState(fx, rec.id) : undefined;
+    if (state?.netns) {
+      const used = new Set(state.networks.map((n) => n.ifName));
+      let k = 0;
+      while (used.has(`eth${k}`)) k++;
+      const conf = withIpamDir(fx, net.conf);
+      const entry: AttachedState['networks'][number] = { name: net.name, ifName: `eth${k}`, conf, args: ipArgs(opts.ip) };
+      const att = { containerId: rec.id, netns: state.netns, ifName: entry.ifName, args: entry.args, runIn: hostSideOf(state), cniPath: state.cniPath };
+      state.networks.push(entry);
+      writeState(fx, rec.id, state);
+      try {
+        entry.result = await cniDriver.add(conf, att);
+      } catch (e) {
+        await cniDriver.del(conf, att, undefined);
+        state.networks = state.networks.filter((n) => n !== entry);
+        writeState(fx, rec.id, state);
+        throw explainIpTaken(e, opts.ip, net.name);
+      }
+      writeState(fx, rec.id, state);
+    }
+    const out = { ...rec, network: settings };
+    recs.write(out);
+    return out;
+  });
+  await updateHosts(fx, [updated.network!.networks[updated.network!.networks.length - 1]]);
+  return updated;
+}
+
+/**
+ * `ccrun network disconnect NETWORK CONTAINER`: the container leaves the
+ * network, now if it runs (CNI DEL of that interface: address, lease,
+ * rules) and from its record. The network its published ports go through
+ * is refused while it runs: they would stop working.
+ */
+export async function disconnectNetwork(fx: FrontendContext, network: string, ref: string): Promise<ContainerRecord> {
+  const recs = records(fx);
+  const name = network === 'default' ? DEFAULT_NETWORK : network;
+  const updated = await imageStore(fx).withLock('containers', async () => {
+    const rec = bridgedContainer(fx, ref, 'disconnect');
+    if (!rec.network.networks.includes(name)) throw new StateError(`container ${rec.name} is not connected to network "${name}"`);
+    const state = isLive(fx, rec.id) ? readState(fx, rec.id) : undefined;
+    const entry = state?.networks.find((n) => n.name === name);
+    if (state?.netns && entry) {
+      const ports = (entry.runtimeConfig?.portMappings as PortMapping[] | undefined) ?? [];
+      if (ports.length) throw new UsageError(`container ${rec.name} publishes its ports through network "${name}": stop it first (they go through its next network from its next start), or disconnect another network`);
+      const errors = await cniDriver.del(entry.conf, { containerId: rec.id, netns: state.netns, ifName: entry.ifName, args: entry.args, runtimeConfig: entry.runtimeConfig, runIn: hostSideOf(state), cniPath: state.cniPath }, entry.result);
+      for (const e of errors) fx.warn(`disconnecting ${rec.name} from ${name}: ${e.message}`);
+      state.networks = state.networks.filter((n) => n !== entry);
+      writeState(fx, rec.id, state);
+    }
+    const ips = { ...rec.network.ips };
+    delete ips[name];
+    const out = { ...rec, network: { ...rec.network, networks: rec.network.networks.filter((n) => n !== name), ips, ...(rec.network.networks[0] === name ? { ip: undefined } : {}) } };
+    recs.write(out);
+    return out;
+  });
+  await updateHosts(fx, [name]);
+  return updated;
 }
 
 /**

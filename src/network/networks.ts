@@ -4,6 +4,7 @@
 // bridge list: bridge (with host-local IPAM), portmap, firewall (no tuning:
 // it would cost two process starts per container for no sysctl asked).
 // The default network "bridge" is made the same way on first use.
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import { join } from 'path';
 import type { ConfList, PluginConf } from './cni';
@@ -201,10 +202,15 @@ export class NetworkConfigs {
     return free;
   }
 
-  /** A free bridge device name, ccrun0 for the default network, ccrun1... for the others. */
+  /**
+   * A free bridge device name, ccrun0 for the default network, ccrun1... for
+   * the others: named by no network, and no link of this namespace (a bridge
+   * left by a network removed elsewhere keeps its old address, and the
+   * bridge plugin would refuse the new one).
+   */
   private pickBridge(isDefault: boolean): string {
     if (isDefault) return 'ccrun0';
-    const used = new Set(this.list().map((n) => n.bridge));
+    const used = new Set([...this.list().map((n) => n.bridge), ...linkNames()]);
     for (let i = 1; ; i++) if (!used.has(`ccrun${i}`)) return `ccrun${i}`;
   }
 
@@ -257,8 +263,32 @@ export class NetworkConfigs {
     return networkInfo(conf, file);
   }
 
-  remove(name: string): void {
+  /**
+   * Removes the network's list and, for a network ccrun made, its bridge
+   * device (as Docker removes a user network's br-*): no container is on it
+   * (the caller checked), and a later network that reuses the name would
+   * otherwise meet the old bridge with the old address. The default
+   * network's bridge and a bridge named by a list of the user's stay.
+   */
+  remove(name: string, warn?: (m: string) => void): void {
     const n = this.require(name);
     fs.rmSync(n.file, { force: true });
+    if (!n.ccrunMade || !n.bridge || !/^ccrun[1-9]\d*$/.test(n.bridge) || !linkNames().includes(n.bridge)) return;
+    const r = spawnSync('ip', ['link', 'delete', n.bridge], { encoding: 'utf8' });
+    if (r.status !== 0) warn?.(`network "${name}": its bridge ${n.bridge} was left: ${(r.error?.message ?? r.stderr).trim()} (remove it with ip link delete ${n.bridge})`);
+  }
+}
+
+/** The network devices of the caller's network namespace (/proc/self/net/dev is per namespace; /sys/class/net is the mounter's). */
+export function linkNames(): string[] {
+  try {
+    return fs
+      .readFileSync('/proc/self/net/dev', 'utf8')
+      .split('\n')
+      .slice(2)
+      .map((l) => l.split(':')[0].trim())
+      .filter(Boolean);
+  } catch {
+    return [];
   }
 }

@@ -375,3 +375,57 @@ t.test('bad input: a clear error, and nothing made', { skip }, async (t) => {
   t.notMatch(await ok(t, ['network', 'ls'], 'ls'), /clash/, 'no network file made');
   await ok(t, ['network', 'rm', 'taken'], 'rm taken');
 });
+
+t.test('network connect and disconnect: a container joins a second network while it runs and from then on, and leaves it; bad uses refused', { skip }, async (t) => {
+  await ok(t, ['network', 'create', '--subnet', '10.93.0.0/24', 'conn'], 'create conn');
+  await ok(t, ['run', '-d', '--name', 'c1', '--network', 'conn', 'busybox', ...httpServer(80)], 'c1 on conn');
+  await ok(t, ['run', '-d', '--name', 'c2', 'busybox', 'sleep', '600'], 'c2 on the default network');
+  const get = (from: string, host: string): Promise<string> => ok(t, ['exec', from, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${host} 80 || echo unreachable`], `exec ${from} nc ${host}`);
+  t.match(await get('c2', 'c1'), /unreachable/, 'before: c2 cannot reach c1 by name');
+  const onConn = (): string[] => leases().filter((l) => l.startsWith('conn/'));
+  const leased = onConn();
+  const badIp = await cc(['network', 'connect', '--ip', '10.94.0.5', 'conn', 'c2']);
+  t.match(badIp.stderr, /--ip 10\.94\.0\.5 is not in network "conn"'s subnet 10\.93\.0\.0\/24/, 'an --ip outside the subnet is refused by name');
+  t.same(onConn(), leased, 'and nothing is leased');
+  await ok(t, ['network', 'connect', '--alias', 'second', '--ip', '10.93.0.77', 'conn', 'c2'], 'connect conn c2');
+  t.match(await ok(t, ['exec', 'c2', 'ip', '-o', '-4', 'addr'], 'c2 addresses'), /eth1\s+inet 10\.93\.0\.77\/24/, 'c2 has eth1 with the --ip on conn, while it runs');
+  t.match(await get('c2', 'c1'), /served-by-/, 'c2 reaches c1 by name');
+  t.match(await ok(t, ['exec', 'c1', 'cat', '/etc/hosts'], 'c1 hosts'), /^10\.93\.0\.77\s+\S+ c2 second/m, "c1's hosts has c2 and its alias on conn");
+  const insp = JSON.parse(await ok(t, ['network', 'inspect', 'conn'], 'inspect conn')) as { Containers: Record<string, { Name: string }> }[];
+  t.same(Object.values(insp[0].Containers).map((c) => c.Name).sort(), ['c1', 'c2'], 'inspect lists both');
+  for (const [args, msg] of [
+    [['network', 'connect', 'conn', 'c2'], /container c2 is already connected to network "conn"/],
+    [['network', 'connect', 'nope', 'c2'], /network "nope"/],
+    [['network', 'disconnect', 'bridge', 'c1'], /container c1 is not connected to network "bridge"/],
+  ] as [string[], RegExp][]) {
+    const r = await cc(args);
+    t.not(r.code, 0, `${args.join(' ')} fails`);
+    t.match(r.stderr, msg, 'naming the problem');
+  }
+  await ok(t, ['run', '-d', '--name', 'c3', '--network', 'none', 'busybox', 'sleep', '600'], 'c3 with --network none');
+  t.match((await cc(['network', 'connect', 'conn', 'c3'])).stderr, /cannot connect container c3: it has --network none/, 'a --network none container is refused by name');
+  await ok(t, ['run', '-d', '--name', 'c4', '-p', '18700:80', 'busybox', 'sleep', '600'], 'c4 publishing a port');
+  t.match((await cc(['network', 'disconnect', 'bridge', 'c4'])).stderr, /container c4 publishes its ports through network "bridge": stop it first/, 'the network its ports go through is kept while it runs');
+  // The record keeps it: a stop and start comes back on both networks, with the same --ip.
+  await ok(t, ['stop', '-t', '0', 'c2'], 'stop c2');
+  await ok(t, ['start', 'c2'], 'start c2');
+  t.match(await ok(t, ['exec', 'c2', 'ip', '-o', '-4', 'addr'], 'c2 addresses after start'), /eth1\s+inet 10\.93\.0\.77\/24/, 'after a restart: still on conn with its --ip');
+  await ok(t, ['network', 'disconnect', 'conn', 'c2'], 'disconnect conn c2');
+  t.notMatch(await ok(t, ['exec', 'c2', 'ip', '-o', '-4', 'addr'], 'c2 addresses after disconnect'), /eth1/, 'eth1 is gone at once');
+  t.notMatch(await ok(t, ['exec', 'c1', 'cat', '/etc/hosts'], 'c1 hosts'), /c2/, "c2 is gone from c1's hosts");
+  t.same(onConn(), leased, 'its lease on conn is released');
+  await ok(t, ['stop', '-t', '0', 'c2'], 'stop c2 again');
+  await ok(t, ['start', 'c2'], 'start c2 again');
+  t.notMatch(await ok(t, ['exec', 'c2', 'ip', '-o', '-4', 'addr'], 'c2 addresses'), /eth1/, 'and it stays off conn');
+  await ok(t, ['rm', '-f', 'c1', 'c2', 'c3', 'c4'], 'rm -f');
+  const bridge = (JSON.parse(await ok(t, ['network', 'inspect', 'conn'], 'inspect conn')) as { Bridge: string }[])[0].Bridge;
+  await ok(t, ['network', 'rm', 'conn'], 'network rm conn');
+  t.notMatch(rig.snapshot().split('\n')[0], new RegExp(`\\b${bridge}\\b`), `its bridge ${bridge} went with it`);
+  // A network made next takes the name again, with another subnet: its containers get it.
+  await ok(t, ['network', 'create', '--subnet', '10.95.0.0/24', 'conn2'], 'create conn2');
+  t.equal((JSON.parse(await ok(t, ['network', 'inspect', 'conn2'], 'inspect conn2')) as { Bridge: string }[])[0].Bridge, bridge, `conn2 reuses ${bridge}`);
+  t.match(await ok(t, ['run', '--rm', '--network', 'conn2', 'busybox', 'ip', '-o', '-4', 'addr', 'show', 'eth0'], 'run on conn2'), /inet 10\.95\.0\./, 'and a container on it gets an address of the new subnet');
+  await ok(t, ['network', 'rm', 'conn2'], 'network rm conn2');
+  t.same(leases(), [], 'no lease left');
+  t.same(netnsLeft(), [], 'no netns left');
+});

@@ -1,8 +1,9 @@
-// `ccrun network create|ls|inspect|rm`: the CNI networks containers join
-// (configuration lists under <store>/networks/, see src/network/networks.ts).
+// `ccrun network create|ls|inspect|rm|connect|disconnect`: the CNI networks
+// containers join (configuration lists under <store>/networks/, see
+// src/network/networks.ts).
 import type { CommandSpec } from '../command';
 
-const SUBCOMMANDS = 'create [--subnet CIDR] [--internal] NAME | ls | inspect NAME... | rm NAME...';
+const SUBCOMMANDS = 'create [--subnet CIDR] [--internal] NAME | ls | inspect NAME... | rm NAME... | connect [--alias NAME] [--ip ADDR] NETWORK CONTAINER | disconnect NETWORK CONTAINER';
 
 export const command: CommandSpec = {
   name: 'network',
@@ -12,6 +13,8 @@ export const command: CommandSpec = {
     { name: 'subnet', kind: 'string', value: 'CIDR', description: 'create: the IPv4 subnet (default: a free 10.89.N.0/24)' },
     { name: 'internal', kind: 'boolean', description: 'create: no route out and no NAT (the containers reach only each other)' },
     { name: 'format', short: 'f', kind: 'string', value: 'table|json', description: 'ls: a table, or one JSON object per network', default: 'table' },
+    { name: 'alias', kind: 'list', value: 'NAME', description: 'connect: another name the container has for its peers on the network' },
+    { name: 'ip', kind: 'string', value: 'ADDR', description: 'connect: the IPv4 address on the network (in its subnet)' },
   ],
   minArgs: 1,
   async run(ctx, opts, [sub, ...names]) {
@@ -69,9 +72,17 @@ export const command: CommandSpec = {
           if (using.length) {
             throw new StateError(`network "${name}" is used by container${using.length > 1 ? 's' : ''} ${using.map((r) => r.name).join(', ')}: remove ${using.length > 1 ? 'them' : 'it'} first (ccrun rm -f ${using.map((r) => r.name).join(' ')})`);
           }
-          configs.remove(name);
+          configs.remove(name, (m) => ctx.log.warn(m));
           process.stdout.write(`${name}\n`);
         }
+        return 0;
+      }
+      case 'connect':
+      case 'disconnect': {
+        if (names.length !== 2) throw new UsageError(`usage: ccrun network ${sub === 'connect' ? 'connect [--alias NAME] [--ip ADDR]' : 'disconnect'} NETWORK CONTAINER`);
+        const net = await import('../../frontend/network');
+        if (sub === 'connect') await net.connectNetwork(fx, names[0], names[1], { aliases: (opts.alias as string[] | undefined) ?? [], ip: opts.ip as string | undefined });
+        else await net.disconnectNetwork(fx, names[0], names[1]);
         return 0;
       }
       default:

@@ -178,8 +178,8 @@ async function releaseNetworkOf(fx: FrontendContext, id: string): Promise<void> 
 /**
  * Everything a container that stopped holds but its record: its network
  * (CNI DEL, the namespace), then its runtime state. The runtime state goes
- * last: its removal is what `stop` and the stale-network reaper take as the
- * runner having finished.
+ * last: the stale-network reaper takes a container without one, whose
+ * attacher is gone, as released or abandoned.
  */
 async function releaseStopped(fx: FrontendContext, id: string, name: string, deleteRuntime: boolean): Promise<void> {
   await releaseNetworkOf(fx, id);

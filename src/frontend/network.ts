@@ -197,13 +197,7 @@ export function joinedContainer(fx: FrontendContext, ref: string): ContainerReco
     if (!found) throw new NotFoundError(`--network container:${ref}: the container whose network "${ref}" joined is gone`);
     target = found;
   }
-  const { observe } = require('../runtime/container') as typeof import('../runtime/container');
-  let status = 'stopped';
-  try {
-    if (fx.runtime.store.exists(target.id)) status = observe(fx.runtime, target.id).status;
-  } catch {
-    /* no runtime state: stopped */
-  }
+  const status = runtimeStatus(fx, target.id);
   if (status !== 'running' && status !== 'paused') {
     throw new StateError(`--network container:${ref}: container ${target.name} is not running (${status}): start it first (ccrun start ${target.name})`);
   }
@@ -218,24 +212,18 @@ export function joinedContainer(fx: FrontendContext, ref: string): ContainerReco
  */
 export function joinContainerSpec(fx: FrontendContext, rec: ContainerRecord): import('../runtime/config/types').Spec {
   const target = joinedContainer(fx, rec.network!.container!);
-  const spec = JSON.parse(JSON.stringify(rec.spec)) as import('../runtime/config/types').Spec;
-  const linux = spec.linux!;
   const attached = readState(fx, target.id);
-  const mode = target.network?.mode ?? 'none';
-  if (mode === 'host') {
-    linux.namespaces = linux.namespaces!.filter((n) => n.type !== 'network');
-  } else if (attached?.holderPid) {
-    linux.namespaces = linux.namespaces!.map((n) => (n.type === 'user' || n.type === 'network' ? { type: n.type, path: `/proc/${attached.holderPid}/ns/${n.type === 'user' ? 'user' : 'net'}` } : n));
-    delete linux.uidMappings;
-    delete linux.gidMappings;
-  } else {
-    if (rootless()) throw new UsageError(`--network container:${target.name}: without root, only the network of a container on pasta (the default) can be joined`);
-    const pid = attached?.netns ? undefined : fx.runtime.store.load(target.id)?.pid;
-    if (!attached?.netns && !pid) throw new StateError(`--network container:${target.name}: container ${target.name} is not running`);
-    const path = attached?.netns ?? `/proc/${pid}/ns/net`;
-    linux.namespaces = linux.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path } : n));
+  if (target.network?.mode === 'host') {
+    const spec = JSON.parse(JSON.stringify(rec.spec)) as import('../runtime/config/types').Spec;
+    spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'network');
+    return spec;
   }
-  return spec;
+  if (attached?.holderPid) return specInHolder(rec.spec, attached.holderPid);
+  if (rootless()) throw new UsageError(`--network container:${target.name}: without root, only the network of a container on pasta (the default) can be joined`);
+  if (attached?.netns) return specInNetns(rec.spec, attached.netns);
+  const pid = fx.runtime.store.load(target.id)?.pid;
+  if (!pid) throw new StateError(`--network container:${target.name}: container ${target.name} is not running`);
+  return specInNetns(rec.spec, `/proc/${pid}/ns/net`);
 }
 
 function stateFile(fx: FrontendContext, id: string): string {
@@ -382,22 +370,32 @@ function explainIpTaken(e: unknown, ip: string | undefined, network: string): un
   return e;
 }
 
-/** Whether a container's command runs (or is created or paused): its network is attached. */
-function isLive(fx: FrontendContext, id: string): boolean {
-  if (!fx.runtime.store.exists(id)) return false;
-  const { observe } = require('../runtime/container') as typeof import('../runtime/container');
+/** The runtime's status of a container; "stopped" without runtime state. */
+function runtimeStatus(fx: FrontendContext, id: string): string {
+  if (!fx.runtime.store.exists(id)) return 'stopped';
+  const { observe } = require('../runtime/status') as typeof import('../runtime/status');
   try {
-    const st = observe(fx.runtime, id).status;
-    return st === 'running' || st === 'paused' || st === 'created';
+    return observe(fx.runtime, id).status;
   } catch {
-    return false;
+    return 'stopped';
   }
+}
+
+/** Whether a container's init is there (created, running or paused): its network is attached. */
+function isLive(fx: FrontendContext, id: string): boolean {
+  return ['running', 'paused', 'created', 'creating'].includes(runtimeStatus(fx, id));
+}
+
+/** Whether the namespace its networks were set up in is still pinned (gone after a reboot). */
+function hostNetnsThere(state: AttachedState): boolean {
+  const netns = require('../network/netns') as typeof import('../network/netns');
+  return state.hostNetns !== undefined && fs.existsSync(state.hostNetns) && netns.isMounted(state.hostNetns);
 }
 
 /** Where DEL and a later ADD run: the namespace its networks were set up in, when it is not ours. */
 function hostSideOf(state: AttachedState): string | undefined {
   const netns = require('../network/netns') as typeof import('../network/netns');
-  return state.hostNetns && fs.existsSync(state.hostNetns) && netns.isMounted(state.hostNetns) && !netns.isOwnNetns(state.hostNetns) ? state.hostNetns : undefined;
+  return hostNetnsThere(state) && !netns.isOwnNetns(state.hostNetns!) ? state.hostNetns : undefined;
 }
 
 /** A container on CNI networks, by name or id (network connect and disconnect). */
@@ -419,9 +417,11 @@ function bridgedContainer(fx: FrontendContext, ref: string, verb: string): Conta
  */
 export async function connectNetwork(fx: FrontendContext, network: string, ref: string, opts: { aliases: string[]; ip?: string }): Promise<ContainerRecord> {
   const recs = records(fx);
+  let joined = '';
   const updated = await imageStore(fx).withLock('containers', async () => {
     const rec = bridgedContainer(fx, ref, 'connect');
     const net = await requireNetwork(fx, network);
+    joined = net.name;
     if (rec.network.networks.includes(net.name)) throw new StateError(`container ${rec.name} is already connected to network "${net.name}"`);
     if (opts.ip !== undefined) checkIpIn(net, opts.ip);
     cniDriver.preflight(net.conf);
@@ -455,7 +455,7 @@ export async function connectNetwork(fx: FrontendContext, network: string, ref: 
     recs.write(out);
     return out;
   });
-  await updateHosts(fx, [updated.network!.networks[updated.network!.networks.length - 1]]);
+  await updateHosts(fx, [joined]);
   return updated;
 }
 
@@ -513,13 +513,18 @@ export async function attachPasta(fx: FrontendContext, rec: ContainerRecord): Pr
     await releaseNetwork(fx, rec.id);
     throw e;
   }
-  const spec = JSON.parse(JSON.stringify(rec.spec)) as import('../runtime/config/types').Spec;
-  const linux = spec.linux!;
-  linux.namespaces = linux.namespaces!.map((n) => (n.type === 'user' || n.type === 'network' ? { type: n.type, path: `/proc/${state.holderPid}/ns/${n.type === 'user' ? 'user' : 'net'}` } : n));
+  return specInHolder(rec.spec, state.holderPid);
+}
+
+/** The spec joining a pasta holder's user and network namespaces. */
+function specInHolder(spec: import('../runtime/config/types').Spec, holderPid: number): import('../runtime/config/types').Spec {
+  const out = JSON.parse(JSON.stringify(spec)) as import('../runtime/config/types').Spec;
+  const linux = out.linux!;
+  linux.namespaces = linux.namespaces!.map((n) => (n.type === 'user' || n.type === 'network' ? { type: n.type, path: `/proc/${holderPid}/ns/${n.type === 'user' ? 'user' : 'net'}` } : n));
   // The holder's namespace has its mapping already (root to the user, as ccrun's own).
   delete linux.uidMappings;
   delete linux.gidMappings;
-  return spec;
+  return out;
 }
 
 /**
@@ -537,9 +542,8 @@ export async function releaseNetwork(fx: FrontendContext, id: string): Promise<v
   const netns = await import('../network/netns');
   if (state.netns) {
     // No pinned host namespace (it is gone: a reboot): there is nothing left to undo in it.
-    const hostThere = state.hostNetns !== undefined && fs.existsSync(state.hostNetns) && netns.isMounted(state.hostNetns);
-    const runIn = hostThere && !netns.isOwnNetns(state.hostNetns!) ? state.hostNetns : undefined;
-    if (hostThere || state.hostNetns === undefined) {
+    const runIn = hostSideOf(state);
+    if (state.hostNetns === undefined || hostNetnsThere(state)) {
       for (const n of [...state.networks].reverse()) {
         errors.push(...(await cniDriver.del(n.conf, { containerId: id, netns: state.netns, ifName: n.ifName, args: n.args, runtimeConfig: n.runtimeConfig, runIn, cniPath: state.cniPath }, n.result)));
       }
@@ -612,7 +616,6 @@ export function initialEtcFiles(settings: NetworkSettings): { hosts: string; res
  * was killed, or the machine rebooted): called by ps, run, network commands.
  */
 export async function reapStaleNetworks(fx: FrontendContext): Promise<void> {
-  const { observe } = await import('../runtime/container');
   const alive = (pid: number): boolean => {
     try {
       process.kill(pid, 0);
@@ -624,17 +627,7 @@ export async function reapStaleNetworks(fx: FrontendContext): Promise<void> {
   for (const r of records(fx).list()) {
     const state = readState(fx, r.id);
     if (!state) continue;
-    let live = false;
-    if (!fx.runtime.store.exists(r.id)) {
-      live = state.attacher !== undefined && state.attacher !== process.pid && alive(state.attacher);
-    } else {
-      try {
-        const st = observe(fx.runtime, r.id).status;
-        live = st === 'running' || st === 'paused' || st === 'created' || st === 'creating';
-      } catch {
-        live = false;
-      }
-    }
+    const live = fx.runtime.store.exists(r.id) ? isLive(fx, r.id) : state.attacher !== undefined && state.attacher !== process.pid && alive(state.attacher);
     if (!live) await releaseNetwork(fx, r.id);
   }
 }

@@ -410,6 +410,8 @@ int main(int argc, char **argv) {
   }
   sync_fd = atoi(argv[1]);
   reexec_sealed(argv);
+  /* Exec'd from /proc/self/fd/N (ccrun's sealed copy), the kernel named us "N". */
+  prctl(PR_SET_NAME, "ccrun-init", 0, 0, 0);
   char *buf;
   size_t len;
   struct plan p;

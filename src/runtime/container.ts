@@ -3,15 +3,16 @@
 // errors are typed and carry the message the user needs.
 import * as fs from 'fs';
 import { dirname, join } from 'path';
-import type { Hooks, Spec } from './config/types';
+import type { Spec } from './config/types';
 import type { RootOverlay } from './plan';
 import type { Launched } from './launch';
-import { checkContainerId, isSameProcessAlive, processStartTime, type SavedState } from './state';
+import { checkContainerId, processStartTime, type SavedState } from './state';
 import { openContainerCgroup, resourcesWithDefaultDevices, type CgroupRef } from './cgroup-link';
-import { StateError, containerNotFound, CcrunError, ContainerSetupError } from './errors';
+import { StateError, CcrunError } from './errors';
 import { runHooks, runHooksWarning, stateJson, type HookState } from './hooks';
-import { OCI_VERSION, observe, type RuntimeContext } from './status';
-import { removeFile } from './remove-dir';
+import { OCI_VERSION, type RuntimeContext } from './status';
+import { startContainer } from './start';
+import { deleteContainer } from './delete';
 import type * as SharedMountNs from './shared-mount-ns';
 // Only a container without a mount namespace needs it (and, through it, the native addon's module).
 const sharedNs = (): typeof SharedMountNs => require('./shared-mount-ns') as typeof SharedMountNs;
@@ -26,6 +27,8 @@ const loadBundleConfig = (bundle: string): ReturnType<typeof import('./config/lo
 // commands do not load the create path (plan, launch, hooks).
 export { observe, containerState, listContainers, OCI_VERSION } from './status';
 export type { RuntimeContext, Observed } from './status';
+// start and delete have their own modules (the start and delete commands load only those).
+export { startContainer, deleteContainer };
 
 export interface CreateOptions {
   id: string;
@@ -211,142 +214,6 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     }
     throw e;
   }
-}
-
-export async function startContainer(ctx: RuntimeContext, id: string): Promise<void> {
-  await ctx.store.withLock(id, async () => {
-    const o = observe(ctx, id);
-    if (o.status !== 'created') {
-      throw new StateError(`cannot start container "${id}": it is ${o.status}, not created`);
-    }
-    const fifo = ctx.store.fifoPath(id);
-    // Opened before the init is let go, so nothing it says is missed.
-    const result = openStartResult(ctx.store.startResultPath(id));
-    let fd: number;
-    try {
-      // Non-blocking: if the init died, there is no reader and this fails
-      // at once instead of hanging.
-      fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-    } catch (e) {
-      if (result !== undefined) fs.closeSync(result);
-      if ((e as NodeJS.ErrnoException).code === 'ENXIO') throw new StateError(`cannot start container "${id}": container not running`);
-      throw e;
-    }
-    try {
-      fs.writeSync(fd, '0');
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.unlinkSync(fifo);
-    // Like runc's start, return once the user process is executed (the
-    // init's end of the result fifo closes on exec), or fail with what went
-    // wrong between the park and the exec (a startContainer hook, the exec).
-    if (result !== undefined) {
-      const message = await readToEnd(result);
-      removeFile(ctx.store.startResultPath(id));
-      if (message) throw new ContainerSetupError(`cannot start container "${id}": ${message}`);
-    }
-    const hooks = o.saved.hooks as Hooks | undefined;
-    if ((hooks?.poststart ?? []).length > 0) {
-      const state: HookState = { ociVersion: o.saved.ociVersion, id, status: 'running', pid: o.pid, bundle: o.saved.bundle, annotations: o.saved.annotations };
-      runHooksWarning('poststart', hooks, state, ctx.warn);
-    }
-  });
-}
-
-/**
- * The read end of the start result fifo, non-blocking (absent for a
- * container made by an older ccrun). Node has no poll on plain fds without
- * loading the net module (several ms of start-up), so it is polled.
- */
-function openStartResult(path: string): number | undefined {
-  try {
-    return fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-}
-
-/** Everything written to the fifo until its last writer closes it; closes fd. */
-async function readToEnd(fd: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  const buf = Buffer.allocUnsafe(4096);
-  let pause = 0.25;
-  try {
-    for (;;) {
-      let n: number;
-      try {
-        n = fs.readSync(fd, buf, 0, buf.length, null);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') break;
-        // The exec comes within a millisecond or so; a slow startContainer hook gets slower polls.
-        Atomics.wait(SLEEPER, 0, 0, pause);
-        pause = Math.min(pause * 2, 10);
-        continue;
-      }
-      if (n === 0) break;
-      chunks.push(Buffer.from(buf.subarray(0, n)));
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return Buffer.concat(chunks).toString().trim();
-}
-
-const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
-
-
-async function waitGone(pid: number, startTime: string, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (isSameProcessAlive(pid, startTime)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return true;
-}
-
-export async function deleteContainer(ctx: RuntimeContext, id: string, force = false): Promise<void> {
-  checkContainerId(id);
-  if (!ctx.store.exists(id)) {
-    if (force) return;
-    throw containerNotFound(id);
-  }
-  await ctx.store.withLock(id, async () => {
-    const o = observe(ctx, id);
-    if (o.status === 'creating') {
-      if (!force) throw new StateError(`cannot delete container "${id}": it is still being created (use --force to remove its state)`);
-    } else if (o.status === 'running' || o.status === 'paused') {
-      if (!force) {
-        throw new StateError(`cannot delete container "${id}" that is not stopped: ${o.status} (stop it first, or use --force)`);
-      }
-    }
-    const cg = o.saved.cgroup ? openContainerCgroup({ id, ...o.saved.cgroup }) : undefined;
-    const sharedRoot = o.saved.sharedRoot && sharedNs().checkSharedRootReachable(id, o.saved.sharedRoot, force, ctx.warn) ? o.saved.sharedRoot : undefined;
-    if (o.status !== 'stopped' && o.status !== 'creating') {
-      try {
-        process.kill(o.pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-      if (o.status === 'paused') await cg?.thaw().catch(() => undefined);
-      if (!(await waitGone(o.pid, o.saved.pidStartTime, 10_000))) {
-        throw new StateError(`container "${id}": init ${o.pid} did not die after SIGKILL`);
-      }
-    }
-    // destroy() kills whatever is left in the cgroup (a container without a
-    // pid namespace) before removing it.
-    if (cg) await cg.destroy();
-    if (sharedRoot) sharedNs().detachSharedRoot(id, sharedRoot, ctx.warn);
-    ctx.store.remove(id);
-    // poststop: after the container is gone, before delete returns; each
-    // failure is a warning and the rest still run.
-    const hooks = o.saved.hooks as Hooks | undefined;
-    if (hooks?.poststop?.length) {
-      const state: HookState = { ociVersion: o.saved.ociVersion, id, status: 'stopped', pid: 0, bundle: o.saved.bundle, annotations: o.saved.annotations };
-      runHooksWarning('poststop', hooks, state, ctx.warn);
-    }
-  });
 }
 
 /** Signals `run` forwards to the container: all but CHLD, WINCH, URG (and those Node cannot catch). */

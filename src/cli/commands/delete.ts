@@ -8,7 +8,7 @@ export const command: CommandSpec = {
   minArgs: 1,
   async run(ctx, opts, ids) {
     const { runtimeContext } = await import('../runtime-context');
-    const { deleteContainer } = await import('../../runtime/container');
+    const { deleteContainer } = await import('../../runtime/delete');
     const rt = runtimeContext(ctx);
     let code = 0;
     for (const id of ids) {

@@ -47,7 +47,7 @@ export const command: CommandSpec = {
         return 0;
       }
     }
-    const { startContainer } = await import('../../runtime/container');
+    const { startContainer } = await import('../../runtime/start');
     await startContainer(rt, id);
     return 0;
   },

@@ -19,6 +19,11 @@ const ccrun = path.join(repo, 'bin', 'ccrun');
 // busybox image and rootfs (scripts/setup.sh runs this again once they exist).
 const warmups = [];
 if (process.getuid && process.getuid() === 0) warmups.push(['--root', root, 'run', '--rm', '--network', 'none', 'busybox', 'true']); // never the host's network
+// The hot commands on a real container, as an engine calls them: each also
+// records its command's bundle (cli/code-cache.ts), and the start-up path's
+// ("main") comes from the first. Run twice: the first run writes each
+// bundle, the second compiles and runs it and writes its code cache.
+const bundled = [];
 const rootfs = path.join(repo, 'bundles', 'busybox', 'rootfs');
 if (fs.existsSync(path.join(rootfs, 'bin', 'busybox'))) {
   const bundle = path.join(root, 'bundle');
@@ -29,10 +34,28 @@ if (fs.existsSync(path.join(rootfs, 'bin', 'busybox'))) {
   config.process.terminal = false;
   config.process.args = ['true'];
   fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config));
-  warmups.push(['--root', root, 'run', '-b', bundle, 'code-cache-warmup']);
+  const held = 'code-cache-held';
+  if (process.getuid && process.getuid() === 0) {
+    bundled.push(
+      ['--root', root, 'run', '-b', bundle, 'code-cache-warmup'],
+      ['--root', root, 'create', '-b', bundle, held],
+      ['--root', root, 'state', held],
+      ['--root', root, 'list'],
+      ['--root', root, 'kill', held, 'CONT'],
+      ['--root', root, 'ps', '--format', 'json', held],
+      ['--root', root, 'start', held],
+      ['--root', root, 'delete', '--force', held],
+    );
+  } else {
+    warmups.push(['--root', root, 'run', '-b', bundle, 'code-cache-warmup']);
+  }
 }
-for (const args of [...warmups, ['--version'], ['--root', root, 'state', 'none'], ['--root', root, 'list'], ['--root', root, 'kill', 'none'], ['--root', root, 'delete', 'none'], ['--root', root, 'start', 'none'], ['features'], ['spec', '-b', root]]) {
+bundled.push(['--version']);
+for (const args of [...warmups, ['--root', root, 'state', 'none'], ['--root', root, 'kill', 'none'], ['--root', root, 'delete', 'none'], ['features'], ['spec', '-b', root]]) {
   spawnSync(process.execPath, [ccrun, ...args], { env, stdio: 'ignore' });
+}
+for (let pass = 0; pass < 2; pass++) {
+  for (const args of bundled) spawnSync(process.execPath, [ccrun, ...args], { env: { ...env, CCRUN_BUILD_BUNDLES: '1' }, stdio: 'ignore' });
 }
 fs.rmSync(root, { recursive: true, force: true });
 require(path.join(dist, 'cli', 'code-cache.js')).installCodeCache(true);
@@ -44,5 +67,6 @@ for (const f of walk(dist)) {
     /* a module that needs its environment: it is compiled when used */
   }
 }
-const n = fs.existsSync(path.join(dist, '.code-cache')) ? fs.readdirSync(path.join(dist, '.code-cache')).length : 0;
-process.on('exit', () => console.log(`build-code-cache: ${n}+ entries in dist/.code-cache`));
+const entries = fs.existsSync(path.join(dist, '.code-cache')) ? fs.readdirSync(path.join(dist, '.code-cache')) : [];
+const bundles = entries.filter((e) => e.endsWith('.bundle.js')).map((e) => e.slice(0, -'.bundle.js'.length));
+process.on('exit', () => console.log(`build-code-cache: ${entries.length}+ entries in dist/.code-cache; bundles: ${bundles.join(' ') || 'none'}`));

@@ -113,6 +113,8 @@ export async function main(argv: string[]): Promise<void> {
       code = name === undefined && !g.help ? 1 : 0;
       return;
     }
+    // The command's modules in one compiled bundle, when the build made one (cli/code-cache.ts).
+    if (Object.prototype.hasOwnProperty.call(COMMANDS, name)) (require('./code-cache') as typeof import('./code-cache')).useBundle(name);
     const command = loadCommand(name);
     if (!command) throw new CcrunError(`unknown command "${name}" (see ccrun --help)`);
     const parsed = parseArgs(rest.slice(1), command.options, command.stopAfterPositionals);

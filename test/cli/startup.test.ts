@@ -74,6 +74,38 @@ t.test('without a cache, or with damaged entries, every command still works', as
   t.notOk(fs.existsSync(cacheDir(dir)), 'running never writes a cache (only the build does)');
 });
 
+t.test('a bundle runs while every module in it is current, never once one changed, and CCRUN_CODE_CACHE=off skips it', async (t) => {
+  const { dir, bin } = copyOfCcrun(t);
+  const bundles = fs.readdirSync(cacheDir(dir)).filter((f) => f.endsWith('.bundle.js'));
+  for (const name of ['main', 'run', 'create', 'start', 'delete', 'state', 'kill', 'list', 'ps']) t.ok(bundles.includes(`${name}.bundle.js`), `the build wrote the ${name} bundle`);
+  // Mark the start-up bundle's copy of main.js (same length) and drop its
+  // V8 data, so that its source is what runs: the output says which ran.
+  const js = path.join(cacheDir(dir), 'main.bundle.js');
+  const bin2 = path.join(cacheDir(dir), 'main.bundle.bin');
+  const text = fs.readFileSync(js, 'utf8');
+  t.ok(text.includes("VERSION = '0.1.0'"), 'the bundle holds main.js');
+  fs.writeFileSync(js, text.replace("VERSION = '0.1.0'", "VERSION = '7.7.7'"));
+  const entry = fs.readFileSync(bin2);
+  fs.writeFileSync(bin2, entry.subarray(0, entry.indexOf(10) + 1));
+  t.match(run(bin, ['--version']).stdout, /^ccrun version 7\.7\.7\n/, 'the current bundle is what runs');
+  t.match(run(bin, ['--version'], { ...process.env, CCRUN_CODE_CACHE: 'off' }).stdout, /^ccrun version 0\.1\.0\n/, 'CCRUN_CODE_CACHE=off: the module files run');
+  // A rebuilt main.js (new mtime, same text): the bundle is stale and never runs.
+  const main = path.join(dir, 'dist', 'cli', 'main.js');
+  const later = new Date(Date.now() + 5000);
+  fs.utimesSync(main, later, later);
+  t.match(run(bin, ['--version']).stdout, /^ccrun version 0\.1\.0\n/, 'a bundle with a changed module is ignored');
+  // Everything still works through the command bundles, and with a stale one.
+  const root = stateRoot(t);
+  const id = uniqueId('bundle');
+  const bundle = makeBundle(t, busyboxSpec(['sh', '-c', 'echo from-the-container']));
+  const r = run(bin, ['--root', root, 'run', '--bundle', bundle, id]);
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, 'from-the-container\n');
+  fs.utimesSync(path.join(dir, 'dist', 'runtime', 'container.js'), later, later);
+  const again = run(bin, ['--root', root, 'run', '--bundle', bundle, id]);
+  t.equal(again.stdout, 'from-the-container\n', 'run with its bundle stale');
+});
+
 t.test('bin/ccrun does not make node load NODE_EXTRA_CA_CERTS at start-up', async (t) => {
   const env = { ...process.env, NODE_EXTRA_CA_CERTS: '/nonexistent/ccrun-extra-ca.pem' };
   // node itself warns at start-up about a file it cannot load: the proof it tried.

@@ -14,14 +14,13 @@ fs.rmSync(path.join(dist, '.code-cache'), { recursive: true, force: true });
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ccrun-codecache-'));
 const env = { ...process.env, CCRUN_BUILD_CODE_CACHE: '1' };
 const ccrun = path.join(repo, 'bin', 'ccrun');
-// The container paths first: a module's cache holds the functions compiled
-// by the first command that loads it, and `run` uses the most. They need the
-// busybox image and rootfs (scripts/setup.sh runs this again once they exist).
+// The container paths need the busybox image and rootfs (scripts/setup.sh
+// runs this again once they exist). A module's own cache holds the functions
+// compiled by the first command that loads it.
 const warmups = [];
-if (process.getuid && process.getuid() === 0) warmups.push(['--root', root, 'run', '--rm', '--network', 'none', 'busybox', 'true']); // never the host's network
 // The hot commands on a real container, as an engine calls them: each also
 // records its command's bundle (cli/code-cache.ts), and the start-up path's
-// ("main") comes from the first. Run twice: the first run writes each
+// ("main") comes from the first. Run twice: the first pass writes each
 // bundle, the second compiles and runs it and writes its code cache.
 const bundled = [];
 const rootfs = path.join(repo, 'bundles', 'busybox', 'rootfs');
@@ -38,6 +37,8 @@ if (fs.existsSync(path.join(rootfs, 'bin', 'busybox'))) {
   if (process.getuid && process.getuid() === 0) {
     bundled.push(
       ['--root', root, 'run', '-b', bundle, 'code-cache-warmup'],
+      // The image front end's bundle ("run-image"; the image is loaded by scripts/setup.sh). Never the host's network.
+      ['--root', root, 'run', '--rm', '--network', 'none', 'busybox', 'true'],
       ['--root', root, 'create', '-b', bundle, held],
       ['--root', root, 'state', held],
       ['--root', root, 'list'],
@@ -51,11 +52,12 @@ if (fs.existsSync(path.join(rootfs, 'bin', 'busybox'))) {
   }
 }
 bundled.push(['--version']);
-for (const args of [...warmups, ['--root', root, 'state', 'none'], ['--root', root, 'kill', 'none'], ['--root', root, 'delete', 'none'], ['features'], ['spec', '-b', root]]) {
-  spawnSync(process.execPath, [ccrun, ...args], { env, stdio: 'ignore' });
-}
+// The richest paths first (they also write the modules' own caches).
 for (let pass = 0; pass < 2; pass++) {
   for (const args of bundled) spawnSync(process.execPath, [ccrun, ...args], { env: { ...env, CCRUN_BUILD_BUNDLES: '1' }, stdio: 'ignore' });
+}
+for (const args of [...warmups, ['--root', root, 'state', 'none'], ['--root', root, 'kill', 'none'], ['--root', root, 'delete', 'none'], ['features'], ['spec', '-b', root]]) {
+  spawnSync(process.execPath, [ccrun, ...args], { env, stdio: 'ignore' });
 }
 fs.rmSync(root, { recursive: true, force: true });
 require(path.join(dist, 'cli', 'code-cache.js')).installCodeCache(true);

@@ -96,6 +96,8 @@ export const command: CommandSpec = {
     const pull = String(opts.pull);
     if (pull !== 'missing' && pull !== 'always' && pull !== 'never') throw new UsageError(`--pull: "${pull}" is not missing, always or never`);
     const network = String(opts.network ?? (process.env.CCRUN_NETWORK || 'bridge'));
+    // The image front end's modules in one compiled bundle (cli/code-cache.ts).
+    (require('../code-cache') as typeof import('../code-cache')).useBundle('run-image');
     const { frontendContext } = await import('../../frontend/context');
     const { createFromImage, runForeground, runDetached } = await import('../../frontend/run');
     const req = {

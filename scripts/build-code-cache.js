@@ -59,6 +59,10 @@ for (let pass = 0; pass < 2; pass++) {
 for (const args of [...warmups, ['--root', root, 'state', 'none'], ['--root', root, 'kill', 'none'], ['--root', root, 'delete', 'none'], ['features'], ['spec', '-b', root]]) {
   spawnSync(process.execPath, [ccrun, ...args], { env, stdio: 'ignore' });
 }
+// Whatever a failed warm-up left (a parked init, its cgroup) goes with its state.
+for (const id of fs.existsSync(root) ? fs.readdirSync(root) : []) {
+  if (fs.existsSync(path.join(root, id, 'state.json'))) spawnSync(process.execPath, [ccrun, '--root', root, 'delete', '--force', id], { stdio: 'ignore' });
+}
 fs.rmSync(root, { recursive: true, force: true });
 require(path.join(dist, 'cli', 'code-cache.js')).installCodeCache(true);
 const walk = (d) => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? (e.name === '.code-cache' ? [] : walk(path.join(d, e.name))) : e.name.endsWith('.js') ? [path.join(d, e.name)] : []));

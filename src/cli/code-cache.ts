@@ -250,7 +250,11 @@ function requireFor(mod: LoadedModule): NodeRequire {
     for (const f of candidates) {
       const loaded = require.cache[f];
       if (loaded) return loaded.exports;
-      if (bundled.has(f)) return loadChild(mod, f, (child) => runBundled(child, f));
+    }
+    // From a bundle when Node would pick that file: "./x/index.js" only while "./x.js" is not there.
+    const inBundle = candidates.find((f) => bundled.has(f));
+    if (inBundle && (inBundle === candidates[0] || !fs.statSync(candidates[0], { throwIfNoEntry: false })?.isFile())) {
+      return loadChild(mod, inBundle, (child) => runBundled(child, inBundle));
     }
     const found = readFirst(candidates);
     if (!found) return mod.require(request); // Node reports what is missing

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "ccrun_native",
-      "sources": ["native/addon/addon.cc"],
+      "sources": ["native/addon/addon.cc", "native/common/sealed-copy.c"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
@@ -15,7 +15,7 @@
       "sources": [
         "native/init/main.c", "native/init/plan.c", "native/init/io.c", "native/init/rootfs.c", "native/init/process.c",
         "native/init/seccomp.c", "native/init/hooks.c", "native/init/lsm.c",
-        "native/init/sealed.c", "native/init/monitor.c"
+        "native/init/sealed.c", "native/init/monitor.c", "native/common/sealed-copy.c"
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE"],
       "libraries": ["-lseccomp"]

@@ -24,8 +24,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <sched.h>
-#include <sys/mman.h>
-#include <sys/sendfile.h>
+#include "../common/sealed-copy.h"
 #include <stdlib.h>
 
 static Napi::Value ThrowErrno(Napi::Env env, const std::string &what, int err) {
@@ -253,20 +252,11 @@ static Napi::Value BpfAttachDeviceProgram(const Napi::CallbackInfo &info) {
 static int SealedCopy(const std::string &path, int min_fd) {
   int src = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (src < 0) return -1;
-  struct stat st;
-  int mfd = -1;
-  if (fstat(src, &st) == 0) mfd = memfd_create("ccrun-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  bool ok = mfd >= 0;
-  off_t off = 0;
-  while (ok && off < st.st_size) {
-    ssize_t n = sendfile(mfd, src, &off, (size_t)(st.st_size - off));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) ok = false;
-  }
+  int mfd = sealed_copy(src, "ccrun-init");
   close(src);
-  if (ok) ok = fcntl(mfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) == 0;
-  int high = ok ? fcntl(mfd, F_DUPFD_CLOEXEC, min_fd) : -1;
-  if (mfd >= 0) close(mfd);
+  if (mfd < 0) return -1;
+  int high = fcntl(mfd, F_DUPFD_CLOEXEC, min_fd);
+  close(mfd);
   return high;
 }
 

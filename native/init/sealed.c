@@ -9,18 +9,11 @@
  * itself never enters a container.
  */
 #include "init.h"
+#include "../common/sealed-copy.h"
 
-#include <errno.h>
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/sendfile.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE 0x0010
-#endif
 
 extern char **environ;
 
@@ -29,22 +22,12 @@ void reexec_sealed(char **argv) {
   if (self < 0) fail_errno("open /proc/self/exe");
   int seals = fcntl(self, F_GET_SEALS);
   if (seals >= 0 && (seals & F_SEAL_WRITE)) {
-    close(self); /* already the sealed copy */
+    close(self); /* already the sealed copy (ccrun's addon made it) */
     return;
   }
-  struct stat st;
-  if (fstat(self, &st) != 0) fail_errno("stat /proc/self/exe");
-  int mfd = memfd_create("ccrun-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (mfd < 0) fail_errno("memfd_create for a sealed copy of ccrun-init");
-  off_t off = 0;
-  while (off < st.st_size) {
-    ssize_t n = sendfile(mfd, self, &off, (size_t)(st.st_size - off));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail_errno("copy ccrun-init into a memfd");
-  }
+  int mfd = sealed_copy(self, "ccrun-init");
+  if (mfd < 0) fail_errno("make a sealed memfd copy of ccrun-init");
   close(self);
-  if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0)
-    fail_errno("seal the ccrun-init memfd");
   syscall(SYS_execveat, mfd, "", argv, environ, AT_EMPTY_PATH);
   fail_errno("exec the sealed copy of ccrun-init");
 }

@@ -62,6 +62,8 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
 export function loadCommand(name: string): CommandSpec | undefined {
   const file = Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!file) return undefined;
+  // The command's modules in one compiled bundle, when the build made one.
+  (require('./code-cache') as typeof import('./code-cache')).useBundle(file);
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   return (require(`./commands/${file}`) as { command: CommandSpec }).command;
 }
@@ -113,8 +115,6 @@ export async function main(argv: string[]): Promise<void> {
       code = name === undefined && !g.help ? 1 : 0;
       return;
     }
-    // The command's modules in one compiled bundle, when the build made one (cli/code-cache.ts).
-    if (Object.prototype.hasOwnProperty.call(COMMANDS, name)) (require('./code-cache') as typeof import('./code-cache')).useBundle(name);
     const command = loadCommand(name);
     if (!command) throw new CcrunError(`unknown command "${name}" (see ccrun --help)`);
     const parsed = parseArgs(rest.slice(1), command.options, command.stopAfterPositionals);

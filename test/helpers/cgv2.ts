@@ -96,10 +96,16 @@ function vmEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Runs argv as root in the VM (cwd: the repository). Exit 124: timed out; 125: the guest failed. */
-export function runInCgv2Vm(argv: string[], opts: { timeoutS?: number; memMB?: number; env?: Record<string, string> } = {}): VmResult {
+/**
+ * Runs argv as root in the VM (cwd: the repository). Exit 124: timed out; 125: the guest failed.
+ * firstOutputS: a boot whose command has printed nothing by then counts as
+ * stalled and is tried again (run-in-vm.sh's watchdog); run-checks.js prints
+ * its first line as soon as node is up, ~15 s after the boot starts here.
+ */
+export function runInCgv2Vm(argv: string[], opts: { timeoutS?: number; firstOutputS?: number; memMB?: number; env?: Record<string, string> } = {}): VmResult {
   const timeoutS = opts.timeoutS ?? 600;
-  const r = spawnSync(path.join(RIG, 'run-in-vm.sh'), ['--timeout', String(timeoutS), '--mem', String(opts.memMB ?? 1024), '--', ...argv], {
+  const watchdog = ['--first-output', String(opts.firstOutputS ?? 240)];
+  const r = spawnSync(path.join(RIG, 'run-in-vm.sh'), ['--timeout', String(timeoutS), ...watchdog, '--mem', String(opts.memMB ?? 1024), '--', ...argv], {
     encoding: 'utf8',
     cwd: REPO,
     env: { ...vmEnv(), ...opts.env, CGV2_HOME, [IN_VM_ENV]: '1' },

@@ -147,6 +147,9 @@ for img in debian many; do
   printf '%-8s %-6s %10s %14s %10s %12.2f %12.2f\n' "$img" warm "$cw" "$sw" "$pw" "$(echo "$cw / $pw" | bc -l)" "$(echo "$cw / $sw" | bc -l)"
   over=$((cw - base))
   echo "         warm ccrun pull - node -e 0 ($base ms): $over ms (issue 12 target <= 20: $([ "$over" -le 20 ] && echo met || echo NOT MET))"
+  # The floor: one HEAD of the manifest with Node's http and nothing else.
+  hf=$(for _ in $(seq "$RUNS"); do time_ms env -u NODE_EXTRA_CA_CERTS node bench/http-floor.js "http://$REG/v2/bench/$img/manifests/latest"; done | median)
+  echo "         floor, a bare Node http HEAD of the manifest (bench/http-floor.js) - node -e 0: $((hf - base)) ms; ccrun's own part: $((cw - hf)) ms"
 done
 for img in small large huge; do
   rm -rf "$WORK/store"

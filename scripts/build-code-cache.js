@@ -51,6 +51,20 @@ if (fs.existsSync(path.join(rootfs, 'bin', 'busybox'))) {
     warmups.push(['--root', root, 'run', '-b', bundle, 'code-cache-warmup']);
   }
 }
+// A warm pull (the image present, its tag unchanged), against a registry of the
+// build's own: the image is pulled once first with the cache off, so that pull
+// neither records the bundle (it would hold the unpack path) nor writes the
+// modules' own caches before the hot commands above do.
+let registry;
+try {
+  registry = require('./warmup-registry').startWarmupRegistry();
+  const image = `${registry.host}/${registry.repo}`;
+  const store = path.join(root, 'store');
+  spawnSync(process.execPath, [ccrun, '--store', store, 'pull', '-q', image], { env: { ...process.env, CCRUN_CODE_CACHE: 'off' }, stdio: 'ignore' });
+  bundled.push(['--store', store, 'pull', '-q', image]);
+} catch {
+  /* no pull bundle: pull loads its modules one by one */
+}
 bundled.push(['--version']);
 // The richest paths first (they also write the modules' own caches).
 for (let pass = 0; pass < 2; pass++) {
@@ -59,6 +73,7 @@ for (let pass = 0; pass < 2; pass++) {
 for (const args of [...warmups, ['--root', root, 'state', 'none'], ['--root', root, 'kill', 'none'], ['--root', root, 'delete', 'none'], ['features'], ['spec', '-b', root]]) {
   spawnSync(process.execPath, [ccrun, ...args], { env, stdio: 'ignore' });
 }
+if (registry) void registry.stop();
 // Whatever a failed warm-up left (a parked init, its cgroup) goes with its state.
 for (const id of fs.existsSync(root) ? fs.readdirSync(root) : []) {
   if (fs.existsSync(path.join(root, id, 'state.json'))) spawnSync(process.execPath, [ccrun, '--root', root, 'delete', '--force', id], { stdio: 'ignore' });

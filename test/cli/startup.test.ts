@@ -77,7 +77,12 @@ t.test('without a cache, or with damaged entries, every command still works', as
 t.test('a bundle runs while every module in it is current, never once one changed, and CCRUN_CODE_CACHE=off skips it', async (t) => {
   const { dir, bin } = copyOfCcrun(t);
   const bundles = fs.readdirSync(cacheDir(dir)).filter((f) => f.endsWith('.bundle.js'));
-  for (const name of ['main', 'run', 'create', 'start', 'delete', 'state', 'kill', 'list', 'ps']) t.ok(bundles.includes(`${name}.bundle.js`), `the build wrote the ${name} bundle`);
+  for (const name of ['main', 'run', 'create', 'start', 'delete', 'state', 'kill', 'list', 'ps', 'pull']) t.ok(bundles.includes(`${name}.bundle.js`), `the build wrote the ${name} bundle`);
+  // pull's is recorded on a warm pull (scripts/warmup-registry.js): the
+  // registry client and the store, none of the unpack path's modules.
+  const pullFiles = (JSON.parse(fs.readFileSync(path.join(cacheDir(dir), 'pull.bundle.bin'), 'latin1').split('\n')[0]) as { files: [string][] }).files.map((f) => f[0]);
+  t.ok(pullFiles.includes('image/registry/client.js') && pullFiles.includes('image/store.js'), `the pull bundle holds the registry client and the store (${pullFiles.join(' ')})`);
+  t.same(pullFiles.filter((f) => f.startsWith('image/unpack/')), [], 'and none of the unpack modules (it was recorded on a warm pull)');
   // Mark the start-up bundle's copy of main.js (same length) and drop its
   // V8 data, so that its source is what runs: the output says which ran.
   const js = path.join(cacheDir(dir), 'main.bundle.js');

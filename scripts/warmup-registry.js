@@ -1,0 +1,93 @@
+// A registry for the build's `pull` warm-up (scripts/build-code-cache.js):
+// one tiny image, warmup/image:latest (one layer holding one file), served over
+// plain http on a free loopback port. It answers from a worker thread, so it
+// keeps answering while the build's main thread waits in spawnSync.
+//
+//   const registry = startWarmupRegistry();   // { host: '127.0.0.1:PORT', stop() }
+'use strict';
+const { Worker, isMainThread, workerData } = require('worker_threads');
+
+const REPO = 'warmup/image';
+
+/** One ustar entry (a regular file) and the archive's two closing blocks. */
+function tarOneFile(name, content) {
+  const header = Buffer.alloc(512);
+  const field = (text, at, len) => header.write(text, at, len, 'ascii');
+  const octal = (n, len) => n.toString(8).padStart(len - 1, '0') + '\0';
+  field(name, 0, 100);
+  field(octal(0o644, 8), 100, 8);
+  field(octal(0, 8), 108, 8);
+  field(octal(0, 8), 116, 8);
+  field(octal(content.length, 12), 124, 12);
+  field(octal(0, 12), 136, 12);
+  field(' '.repeat(8), 148, 8); // the checksum counts its own field as spaces
+  field('0', 156, 1);
+  field('ustar\0' + '00', 257, 8);
+  let sum = 0;
+  for (const b of header) sum += b;
+  field(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8);
+  const padding = Buffer.alloc((512 - (content.length % 512)) % 512);
+  return Buffer.concat([header, content, padding, Buffer.alloc(1024)]);
+}
+
+function image() {
+  const crypto = require('crypto');
+  const zlib = require('zlib');
+  const digest = (b) => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
+  const tar = tarOneFile('warmup.txt', Buffer.from('ccrun code-cache warm-up\n'));
+  const layer = zlib.gzipSync(tar);
+  const arch = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' }[process.arch] ?? process.arch;
+  const config = Buffer.from(
+    JSON.stringify({ architecture: arch, os: 'linux', config: { Cmd: ['/warmup.txt'] }, rootfs: { type: 'layers', diff_ids: [digest(tar)] } }),
+  );
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digest(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: digest(layer), size: layer.length }],
+    }),
+  );
+  const blobs = new Map([config, layer].map((b) => [digest(b), b]));
+  return { manifest, manifestDigest: digest(manifest), blobs };
+}
+
+function serve(portCell) {
+  const http = require('http');
+  const { manifest, manifestDigest, blobs } = image();
+  const server = http.createServer((req, res) => {
+    const send = (status, body, headers = {}) => {
+      res.writeHead(status, { 'Content-Length': body.length, ...headers });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    const path = (req.url ?? '').split('?')[0];
+    if (path === '/v2/') return send(200, Buffer.from('{}'), { 'Content-Type': 'application/json' });
+    if (path === `/v2/${REPO}/manifests/latest` || path === `/v2/${REPO}/manifests/${manifestDigest}`) {
+      return send(200, manifest, { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json', 'Docker-Content-Digest': manifestDigest });
+    }
+    const blob = path.startsWith(`/v2/${REPO}/blobs/`) ? blobs.get(path.slice(`/v2/${REPO}/blobs/`.length)) : undefined;
+    if (blob) return send(200, blob, { 'Content-Type': 'application/octet-stream' });
+    send(404, Buffer.from(JSON.stringify({ errors: [{ code: 'NAME_UNKNOWN', message: 'only warmup/image is served' }] })), { 'Content-Type': 'application/json' });
+  });
+  server.listen(0, '127.0.0.1', () => {
+    Atomics.store(portCell, 0, server.address().port);
+    Atomics.notify(portCell, 0);
+  });
+}
+
+/** Starts the registry; throws if it is not listening within 10 s. */
+function startWarmupRegistry() {
+  const portCell = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(__filename, { workerData: portCell });
+  worker.unref();
+  Atomics.wait(portCell, 0, 0, 10_000);
+  const port = Atomics.load(portCell, 0);
+  if (!port) {
+    void worker.terminate();
+    throw new Error('warmup-registry: the registry did not start');
+  }
+  return { host: `127.0.0.1:${port}`, repo: REPO, stop: () => worker.terminate() };
+}
+
+if (isMainThread) module.exports = { startWarmupRegistry };
+else serve(workerData);

@@ -36,9 +36,10 @@ function image() {
   const digest = (b) => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
   const tar = tarOneFile('warmup.txt', Buffer.from('ccrun code-cache warm-up\n'));
   const layer = zlib.gzipSync(tar);
-  const arch = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' }[process.arch] ?? process.arch;
+  // The host's platform, as pull picks it (the build has compiled dist/ by now).
+  const { os, architecture, variant } = require('../dist/image/platform.js').hostPlatform();
   const config = Buffer.from(
-    JSON.stringify({ architecture: arch, os: 'linux', config: { Cmd: ['/warmup.txt'] }, rootfs: { type: 'layers', diff_ids: [digest(tar)] } }),
+    JSON.stringify({ architecture, os, ...(variant ? { variant } : {}), config: { Cmd: ['/warmup.txt'] }, rootfs: { type: 'layers', diff_ids: [digest(tar)] } }),
   );
   const manifest = Buffer.from(
     JSON.stringify({

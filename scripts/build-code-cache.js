@@ -33,18 +33,26 @@ if (fs.existsSync(path.join(rootfs, 'bin', 'busybox'))) {
   config.process.terminal = false;
   config.process.args = ['true'];
   fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config));
+  // The container held through create ... delete runs a sleep, so that exec
+  // (an engine's probes call it again and again) has a running container.
+  const heldBundle = path.join(root, 'bundle-held');
+  fs.mkdirSync(heldBundle);
+  fs.symlinkSync(rootfs, path.join(heldBundle, 'rootfs'));
+  fs.writeFileSync(path.join(heldBundle, 'config.json'), JSON.stringify({ ...config, process: { ...config.process, args: ['sleep', '60'] } }));
   const held = 'code-cache-held';
   if (process.getuid && process.getuid() === 0) {
     bundled.push(
       ['--root', root, 'run', '-b', bundle, 'code-cache-warmup'],
       // The image front end's bundle ("run-image"; the image is loaded by scripts/setup.sh). Never the host's network.
       ['--root', root, 'run', '--rm', '--network', 'none', 'busybox', 'true'],
-      ['--root', root, 'create', '-b', bundle, held],
+      ['--root', root, 'create', '-b', heldBundle, held],
       ['--root', root, 'state', held],
       ['--root', root, 'list'],
       ['--root', root, 'kill', held, 'CONT'],
       ['--root', root, 'ps', '--format', 'json', held],
       ['--root', root, 'start', held],
+      ['--root', root, 'exec', held, 'true'],
+      ['--root', root, 'kill', held, 'KILL'],
       ['--root', root, 'delete', '--force', held],
     );
   } else {

@@ -77,7 +77,7 @@ t.test('without a cache, or with damaged entries, every command still works', as
 t.test('a bundle runs while every module in it is current, never once one changed, and CCRUN_CODE_CACHE=off skips it', async (t) => {
   const { dir, bin } = copyOfCcrun(t);
   const bundles = fs.readdirSync(cacheDir(dir)).filter((f) => f.endsWith('.bundle.js'));
-  for (const name of ['main', 'run', 'create', 'start', 'delete', 'state', 'kill', 'list', 'ps', 'pull']) t.ok(bundles.includes(`${name}.bundle.js`), `the build wrote the ${name} bundle`);
+  for (const name of ['main', 'run', 'create', 'start', 'delete', 'state', 'kill', 'list', 'ps', 'exec', 'pull']) t.ok(bundles.includes(`${name}.bundle.js`), `the build wrote the ${name} bundle`);
   // pull's is recorded on a warm pull (scripts/warmup-registry.js): the
   // registry client and the store, none of the unpack path's modules.
   const pullFiles = (JSON.parse(fs.readFileSync(path.join(cacheDir(dir), 'pull.bundle.bin'), 'latin1').split('\n')[0]) as { files: [string][] }).files.map((f) => f[0]);

@@ -25,22 +25,23 @@ const warmups = [];
 const bundled = [];
 const rootfs = path.join(repo, 'bundles', 'busybox', 'rootfs');
 if (fs.existsSync(path.join(rootfs, 'bin', 'busybox'))) {
-  const bundle = path.join(root, 'bundle');
-  fs.mkdirSync(bundle);
-  fs.symlinkSync(rootfs, path.join(bundle, 'rootfs'));
-  spawnSync(process.execPath, [ccrun, 'spec', '-b', bundle], { stdio: 'ignore' });
-  const config = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
-  config.process.terminal = false;
-  config.process.args = ['true'];
-  fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config));
-  // The container held through create ... delete runs a sleep, so that exec
-  // (an engine's probes call it again and again) has a running container.
-  const heldBundle = path.join(root, 'bundle-held');
-  fs.mkdirSync(heldBundle);
-  fs.symlinkSync(rootfs, path.join(heldBundle, 'rootfs'));
-  fs.writeFileSync(path.join(heldBundle, 'config.json'), JSON.stringify({ ...config, process: { ...config.process, args: ['sleep', '60'] } }));
+  // `ccrun spec`'s config, without a terminal, running args on the busybox rootfs.
+  spawnSync(process.execPath, [ccrun, 'spec', '-b', root], { stdio: 'ignore' });
+  const spec = JSON.parse(fs.readFileSync(path.join(root, 'config.json'), 'utf8'));
+  fs.rmSync(path.join(root, 'config.json')); // the last warm-ups run `spec -b` there again
+  const bundleRunning = (name, args) => {
+    const dir = path.join(root, name);
+    fs.mkdirSync(dir);
+    fs.symlinkSync(rootfs, path.join(dir, 'rootfs'));
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...spec, process: { ...spec.process, terminal: false, args } }));
+    return dir;
+  };
+  const bundle = bundleRunning('bundle', ['true']);
   const held = 'code-cache-held';
   if (process.getuid && process.getuid() === 0) {
+    // The container held through create ... delete runs a sleep, so that exec
+    // (an engine's probes call it again and again) has a running container.
+    const heldBundle = bundleRunning('bundle-held', ['sleep', '60']);
     bundled.push(
       ['--root', root, 'run', '-b', bundle, 'code-cache-warmup'],
       // The image front end's bundle ("run-image"; the image is loaded by scripts/setup.sh). Never the host's network.

@@ -9,34 +9,26 @@ const { Worker, isMainThread, workerData } = require('worker_threads');
 
 const REPO = 'warmup/image';
 
-/** One ustar entry (a regular file) and the archive's two closing blocks. */
-function tarOneFile(name, content) {
-  const header = Buffer.alloc(512);
-  const field = (text, at, len) => header.write(text, at, len, 'ascii');
-  const octal = (n, len) => n.toString(8).padStart(len - 1, '0') + '\0';
-  field(name, 0, 100);
-  field(octal(0o644, 8), 100, 8);
-  field(octal(0, 8), 108, 8);
-  field(octal(0, 8), 116, 8);
-  field(octal(content.length, 12), 124, 12);
-  field(octal(0, 12), 136, 12);
-  field(' '.repeat(8), 148, 8); // the checksum counts its own field as spaces
-  field('0', 156, 1);
-  field('ustar\0' + '00', 257, 8);
-  let sum = 0;
-  for (const b of header) sum += b;
-  field(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8);
-  const padding = Buffer.alloc((512 - (content.length % 512)) % 512);
-  return Buffer.concat([header, content, padding, Buffer.alloc(1024)]);
+/** The layer's tar: one file, written by the TarWriter of `ccrun save` (the build has compiled dist/ by now). */
+async function layerTar() {
+  const { PassThrough } = require('stream');
+  const { TarWriter } = require('../dist/image/archive/tar-io.js');
+  const out = new PassThrough();
+  const chunks = [];
+  out.on('data', (c) => chunks.push(c));
+  const tar = new TarWriter(out);
+  await tar.bytes('warmup.txt', Buffer.from('ccrun code-cache warm-up\n'));
+  await tar.finish();
+  return Buffer.concat(chunks);
 }
 
-function image() {
+async function image() {
   const crypto = require('crypto');
   const zlib = require('zlib');
   const digest = (b) => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
-  const tar = tarOneFile('warmup.txt', Buffer.from('ccrun code-cache warm-up\n'));
+  const tar = await layerTar();
   const layer = zlib.gzipSync(tar);
-  // The host's platform, as pull picks it (the build has compiled dist/ by now).
+  // The host's platform, as pull picks it.
   const { os, architecture, variant } = require('../dist/image/platform.js').hostPlatform();
   const config = Buffer.from(
     JSON.stringify({ architecture, os, ...(variant ? { variant } : {}), config: { Cmd: ['/warmup.txt'] }, rootfs: { type: 'layers', diff_ids: [digest(tar)] } }),
@@ -53,9 +45,9 @@ function image() {
   return { manifest, manifestDigest: digest(manifest), blobs };
 }
 
-function serve(portCell) {
+async function serve(portCell) {
   const http = require('http');
-  const { manifest, manifestDigest, blobs } = image();
+  const { manifest, manifestDigest, blobs } = await image();
   const server = http.createServer((req, res) => {
     const send = (status, body, headers = {}) => {
       res.writeHead(status, { 'Content-Length': body.length, ...headers });
@@ -91,4 +83,4 @@ function startWarmupRegistry() {
 }
 
 if (isMainThread) module.exports = { startWarmupRegistry };
-else serve(workerData);
+else void serve(workerData);

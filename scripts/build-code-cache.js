@@ -82,6 +82,10 @@ for (let pass = 0; pass < 2; pass++) {
 for (const args of [...warmups, ['--root', root, 'state', 'none'], ['--root', root, 'kill', 'none'], ['--root', root, 'delete', 'none'], ['features'], ['spec', '-b', root]]) {
   spawnSync(process.execPath, [ccrun, ...args], { env, stdio: 'ignore' });
 }
+// The loader's own entry (bin/ccrun writes it when missing, at exit) from a
+// command that runs from its bundle, so the functions of that path are in it.
+fs.rmSync(path.join(dist, '.code-cache', 'cli__code-cache.js.bin'), { force: true });
+spawnSync(process.execPath, [ccrun, '--root', root, 'list'], { env, stdio: 'ignore' });
 if (registry) void registry.stop();
 // Whatever a failed warm-up left (a parked init, its cgroup) goes with its state.
 for (const id of fs.existsSync(root) ? fs.readdirSync(root) : []) {

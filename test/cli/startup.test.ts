@@ -111,6 +111,54 @@ t.test('a bundle runs while every module in it is current, never once one change
   t.equal(again.stdout, 'from-the-container\n', 'run with its bundle stale');
 });
 
+t.test("a command's bundle holds the start-up modules and is picked from the command line; a wrong pick still runs the right command", async (t) => {
+  const { dir, bin } = copyOfCcrun(t);
+  const header = (name: string): string[] =>
+    (JSON.parse(fs.readFileSync(path.join(cacheDir(dir), `${name}.bundle.bin`), 'latin1').split('\n')[0]) as { files: [string][] }).files.map((f) => f[0]);
+  const startup = header('main');
+  t.ok(startup.includes('cli/main.js'), 'the start-up bundle holds main.js');
+  for (const name of ['state', 'create', 'start', 'delete', 'kill', 'run', 'pull']) {
+    t.same(header(name).slice(0, startup.length), startup, `the ${name} bundle begins with the start-up modules`);
+  }
+  t.notOk(header('run-image').includes('cli/main.js'), "run-image's bundle (asked for by run, after start-up) does not");
+  // Mark the state bundle's copy of main.js (same length) and drop its V8 data.
+  const js = path.join(cacheDir(dir), 'state.bundle.js');
+  const entry = path.join(cacheDir(dir), 'state.bundle.bin');
+  const text = fs.readFileSync(js, 'utf8');
+  t.ok(text.includes('`usage: ccrun '), "the state bundle holds main.js's usage message");
+  fs.writeFileSync(js, text.replace('`usage: ccrun ', '`USAGE: ccrun '));
+  const data = fs.readFileSync(entry);
+  fs.writeFileSync(entry, data.subarray(0, data.indexOf(10) + 1));
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'ccrun-pick-'));
+  t.teardown(() => fs.rmSync(cwd, { recursive: true, force: true }));
+  const cli = (...args: string[]) => spawnSync(bin, args, { cwd, encoding: 'utf8', timeout: 30_000 });
+  const picked = cli('--root', path.join(cwd, 'state-dir'), 'state');
+  t.equal(picked.status, 1);
+  t.match(picked.stderr, /USAGE: ccrun state/, "main.js ran from the state command's bundle");
+  // `--root kill` (a relative directory named like a command) is taken for the command: kill's bundle is read first.
+  const wrong = cli('--root', 'kill', 'state');
+  t.equal(wrong.status, 1);
+  t.match(wrong.stderr, /usage: ccrun state/, "the state command's usage, from the main.js of kill's bundle");
+  t.notOk(fs.existsSync(path.join(cwd, 'kill')), 'nothing was made for the misread word');
+});
+
+t.test("the loader's own cache entry never runs old code", async (t) => {
+  const { dir, bin } = copyOfCcrun(t);
+  const loader = path.join(dir, 'dist', 'cli', 'code-cache.js');
+  t.ok(fs.existsSync(path.join(cacheDir(dir), 'cli__code-cache.js.bin')), 'the build wrote the entry bin/ccrun loads code-cache.js with');
+  // An edit of the same length (V8 would take the entry for it) that shows it ran.
+  const text = fs.readFileSync(loader, 'utf8');
+  const from = "process.env.CCRUN_CODE_CACHE === 'off'";
+  const to = "!process.stderr.write('LOADER-NEW\\n')";
+  t.ok(text.includes(from) && to.length <= from.length);
+  fs.writeFileSync(loader, text.replace(from, to.padEnd(from.length)));
+  const r = run(bin, ['--version']);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /^ccrun version 0\.1\.0\n/);
+  t.match(r.stderr, /LOADER-NEW/, 'the edited loader ran, not its cached build');
+  t.notOk(fs.readFileSync(path.join(cacheDir(dir), 'cli__code-cache.js.bin'), 'latin1').startsWith(`ccrun-code-cache ${fs.statSync(loader).size} ${fs.statSync(loader).mtimeMs}\n`), 'running never rewrites the entry (only the build does)');
+});
+
 t.test('bin/ccrun does not make node load NODE_EXTRA_CA_CERTS at start-up', async (t) => {
   const env = { ...process.env, NODE_EXTRA_CA_CERTS: '/nonexistent/ccrun-extra-ca.pem' };
   // node itself warns at start-up about a file it cannot load: the proof it tried.

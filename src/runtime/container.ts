@@ -60,10 +60,16 @@ export interface Created {
 }
 
 
-function rfc3339Nano(): string {
-  const now = new Date();
-  const ns = process.hrtime.bigint() % 1_000_000n;
-  return now.toISOString().replace(/\.(\d{3})Z$/, (_, ms: string) => `.${ms}${ns.toString().padStart(6, '0')}Z`);
+/**
+ * Now, as runc writes "created": RFC 3339 in UTC with nanoseconds. Built from
+ * the UTC getters: the first toISOString() of a process costs 0.6-1.2 ms
+ * here (V8 sets up its date cache), the getters ~0.05 ms.
+ */
+export function rfc3339Nano(now = new Date(), ns = process.hrtime.bigint() % 1_000_000n): string {
+  const pad = (n: number | bigint, width: number): string => String(n).padStart(width, '0');
+  const date = `${pad(now.getUTCFullYear(), 4)}-${pad(now.getUTCMonth() + 1, 2)}-${pad(now.getUTCDate(), 2)}`;
+  const time = `${pad(now.getUTCHours(), 2)}:${pad(now.getUTCMinutes(), 2)}:${pad(now.getUTCSeconds(), 2)}`;
+  return `${date}T${time}.${pad(now.getUTCMilliseconds(), 3)}${pad(ns, 6)}Z`;
 }
 
 /** The caller's user name, as runc's "owner" (os.userInfo costs ~8 ms of NSS here). */

@@ -101,9 +101,11 @@ export function containerPsTable(ctx: RuntimeContext, id: string, psArgs: string
 /** "5s", "500ms", "1m30s", "2" (seconds) -> milliseconds (Go durations, as runc's --interval). */
 export function parseInterval(text: string): number {
   if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
-  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  // The micro sign as an escape: one non-ASCII character makes V8 hold a
+  // whole bundle's source (ps's holds this module) as two-byte text.
+  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, '\u00b5s': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   let total = 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  const re = /(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)/gy;
   let m: RegExpExecArray | null;
   let consumed = 0;
   while ((m = re.exec(text))) {

@@ -37,6 +37,8 @@ t.test('--interval takes Go durations', async (t) => {
   t.equal(parseInterval('5s'), 5000);
   t.equal(parseInterval('500ms'), 500);
   t.equal(parseInterval('1m30s'), 90_000);
+  t.equal(parseInterval('1500\u00b5s'), 1.5, 'micro with the micro sign, as Go writes it');
+  t.equal(parseInterval('1500us'), 1.5);
   t.equal(parseInterval('2'), 2000, 'a bare number is seconds');
   t.throws(() => parseInterval('soon'), /--interval: "soon" is not a duration/);
   t.throws(() => parseInterval('0s'), /above 0/);

@@ -121,6 +121,11 @@ t.test("a command's bundle holds the start-up modules and is picked from the com
     t.same(header(name).slice(0, startup.length), startup, `the ${name} bundle begins with the start-up modules`);
   }
   t.notOk(header('run-image').includes('cli/main.js'), "run-image's bundle (asked for by run, after start-up) does not");
+  // One non-ASCII character makes V8 hold a whole bundle's source as two-byte text.
+  for (const f of fs.readdirSync(cacheDir(dir)).filter((f) => f.endsWith('.bundle.js'))) {
+    const nonAscii = fs.readFileSync(path.join(cacheDir(dir), f), 'latin1').match(/[^\x00-\x7f]+/);
+    t.equal(nonAscii, null, `${f} is ASCII`);
+  }
   // Mark the state bundle's copy of main.js (same length) and drop its V8 data.
   const js = path.join(cacheDir(dir), 'state.bundle.js');
   const entry = path.join(cacheDir(dir), 'state.bundle.bin');

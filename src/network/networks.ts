@@ -4,7 +4,7 @@
 // bridge list: bridge (with host-local IPAM), portmap, firewall (no tuning:
 // it would cost two process starts per container for no sysctl asked).
 // The default network "bridge" is made the same way on first use.
-import { spawnSync } from 'child_process';
+import type * as ChildProcess from 'child_process';
 import * as fs from 'fs';
 import { join } from 'path';
 import type { ConfList, PluginConf } from './cni';
@@ -274,7 +274,7 @@ export class NetworkConfigs {
     const n = this.require(name);
     fs.rmSync(n.file, { force: true });
     if (!n.ccrunMade || !n.bridge || !/^ccrun[1-9]\d*$/.test(n.bridge) || !linkNames().includes(n.bridge)) return;
-    const r = spawnSync('ip', ['link', 'delete', n.bridge], { encoding: 'utf8' });
+    const r = (require('child_process') as typeof ChildProcess).spawnSync('ip', ['link', 'delete', n.bridge], { encoding: 'utf8' });
     if (r.status !== 0) warn?.(`network "${name}": its bridge ${n.bridge} was left: ${(r.error?.message ?? r.stderr).trim()} (remove it with ip link delete ${n.bridge})`);
   }
 }

@@ -1,8 +1,8 @@
 // Published ports: `-p` as Docker reads it, and the host side checked before
 // anything is made (a port something else holds is refused by name). The
 // forwarding itself is the CNI portmap plugin's (DNAT rules) or pasta's.
-import * as dgram from 'dgram';
-import * as net from 'net';
+import type * as Dgram from 'dgram';
+import type * as Net from 'net';
 import { UsageError } from '../runtime/errors';
 import { parseIPv4 } from './networks';
 
@@ -67,18 +67,19 @@ export function hostPortFree(m: Pick<PortMapping, 'hostIP' | 'hostPort' | 'proto
 /** Binds and closes at once; resolves with the port bound (port 0: one the kernel picked). */
 function bindOnce(protocol: Protocol, host: string, p: number): Promise<number> {
   return new Promise((resolve, reject) => {
+    // dgram and net load ~15 of Node's modules: only a -p that needs a check pays for them.
     if (protocol === 'udp') {
-      const s = dgram.createSocket('udp4');
+      const s = (require('dgram') as typeof Dgram).createSocket('udp4');
       s.once('error', reject);
       s.bind(p, host, () => {
         const got = s.address().port;
         s.close(() => resolve(got));
       });
     } else {
-      const s = net.createServer();
+      const s = (require('net') as typeof Net).createServer();
       s.once('error', reject);
       s.listen({ port: p, host, exclusive: true }, () => {
-        const got = (s.address() as net.AddressInfo).port;
+        const got = (s.address() as Net.AddressInfo).port;
         s.close(() => resolve(got));
       });
     }

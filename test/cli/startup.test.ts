@@ -24,6 +24,27 @@ function copyOfCcrun(t: { teardown(fn: () => void): void }): { dir: string; bin:
 const run = (bin: string, args: string[], env: NodeJS.ProcessEnv = process.env) => spawnSync(bin, args, { encoding: 'utf8', env, timeout: 30_000 });
 const cacheDir = (dir: string): string => path.join(dir, 'dist', '.code-cache');
 
+/** The modules (paths below dist/) of a bundle, from its header. */
+function bundleModules(dir: string, name: string): string[] {
+  const header = fs.readFileSync(path.join(cacheDir(dir), `${name}.bundle.bin`), 'latin1').split('\n')[0];
+  return (JSON.parse(header) as { files: [string][] }).files.map((f) => f[0]);
+}
+
+/**
+ * Replaces `from` by `to` (same length) in a bundle's source and drops its V8
+ * data, so that its source is what runs and the output says which copy ran.
+ * Returns whether the bundle held `from`.
+ */
+function markBundle(dir: string, name: string, from: string, to: string): boolean {
+  const js = path.join(cacheDir(dir), `${name}.bundle.js`);
+  const bin = path.join(cacheDir(dir), `${name}.bundle.bin`);
+  const text = fs.readFileSync(js, 'utf8');
+  fs.writeFileSync(js, text.replace(from, to));
+  const entry = fs.readFileSync(bin);
+  fs.writeFileSync(bin, entry.subarray(0, entry.indexOf(10) + 1));
+  return text.includes(from) && from.length === to.length;
+}
+
 t.test('the code cache is used when it matches, and the copy works as the original', async (t) => {
   const { dir, bin } = copyOfCcrun(t);
   t.ok(fs.readdirSync(cacheDir(dir)).length > 10, 'the build wrote cache entries');
@@ -80,18 +101,11 @@ t.test('a bundle runs while every module in it is current, never once one change
   for (const name of ['main', 'run', 'create', 'start', 'delete', 'state', 'kill', 'list', 'ps', 'exec', 'pull']) t.ok(bundles.includes(`${name}.bundle.js`), `the build wrote the ${name} bundle`);
   // pull's is recorded on a warm pull (scripts/warmup-registry.js): the
   // registry client and the store, none of the unpack path's modules.
-  const pullFiles = (JSON.parse(fs.readFileSync(path.join(cacheDir(dir), 'pull.bundle.bin'), 'latin1').split('\n')[0]) as { files: [string][] }).files.map((f) => f[0]);
+  const pullFiles = bundleModules(dir, 'pull');
   t.ok(pullFiles.includes('image/registry/client.js') && pullFiles.includes('image/store.js'), `the pull bundle holds the registry client and the store (${pullFiles.join(' ')})`);
   t.same(pullFiles.filter((f) => f.startsWith('image/unpack/')), [], 'and none of the unpack modules (it was recorded on a warm pull)');
-  // Mark the start-up bundle's copy of main.js (same length) and drop its
-  // V8 data, so that its source is what runs: the output says which ran.
-  const js = path.join(cacheDir(dir), 'main.bundle.js');
-  const bin2 = path.join(cacheDir(dir), 'main.bundle.bin');
-  const text = fs.readFileSync(js, 'utf8');
-  t.ok(text.includes("VERSION = '0.1.0'"), 'the bundle holds main.js');
-  fs.writeFileSync(js, text.replace("VERSION = '0.1.0'", "VERSION = '7.7.7'"));
-  const entry = fs.readFileSync(bin2);
-  fs.writeFileSync(bin2, entry.subarray(0, entry.indexOf(10) + 1));
+  // Mark the start-up bundle's copy of main.js.
+  t.ok(markBundle(dir, 'main', "VERSION = '0.1.0'", "VERSION = '7.7.7'"), 'the bundle holds main.js');
   t.match(run(bin, ['--version']).stdout, /^ccrun version 7\.7\.7\n/, 'the current bundle is what runs');
   t.match(run(bin, ['--version'], { ...process.env, CCRUN_CODE_CACHE: 'off' }).stdout, /^ccrun version 0\.1\.0\n/, 'CCRUN_CODE_CACHE=off: the module files run');
   // A rebuilt main.js (new mtime, same text): the bundle is stale and never runs.
@@ -113,8 +127,7 @@ t.test('a bundle runs while every module in it is current, never once one change
 
 t.test("a command's bundle holds the start-up modules and is picked from the command line; a wrong pick still runs the right command", async (t) => {
   const { dir, bin } = copyOfCcrun(t);
-  const header = (name: string): string[] =>
-    (JSON.parse(fs.readFileSync(path.join(cacheDir(dir), `${name}.bundle.bin`), 'latin1').split('\n')[0]) as { files: [string][] }).files.map((f) => f[0]);
+  const header = (name: string): string[] => bundleModules(dir, name);
   const startup = header('main');
   t.ok(startup.includes('cli/main.js'), 'the start-up bundle holds main.js');
   for (const name of ['state', 'create', 'start', 'delete', 'kill', 'run', 'pull']) {
@@ -126,14 +139,8 @@ t.test("a command's bundle holds the start-up modules and is picked from the com
     const nonAscii = fs.readFileSync(path.join(cacheDir(dir), f), 'latin1').match(/[^\x00-\x7f]+/);
     t.equal(nonAscii, null, `${f} is ASCII`);
   }
-  // Mark the state bundle's copy of main.js (same length) and drop its V8 data.
-  const js = path.join(cacheDir(dir), 'state.bundle.js');
-  const entry = path.join(cacheDir(dir), 'state.bundle.bin');
-  const text = fs.readFileSync(js, 'utf8');
-  t.ok(text.includes('`usage: ccrun '), "the state bundle holds main.js's usage message");
-  fs.writeFileSync(js, text.replace('`usage: ccrun ', '`USAGE: ccrun '));
-  const data = fs.readFileSync(entry);
-  fs.writeFileSync(entry, data.subarray(0, data.indexOf(10) + 1));
+  // Mark the state bundle's copy of main.js.
+  t.ok(markBundle(dir, 'state', '`usage: ccrun ', '`USAGE: ccrun '), "the state bundle holds main.js's usage message");
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'ccrun-pick-'));
   t.teardown(() => fs.rmSync(cwd, { recursive: true, force: true }));
   const cli = (...args: string[]) => spawnSync(bin, args, { cwd, encoding: 'utf8', timeout: 30_000 });

@@ -4,7 +4,6 @@
 // are read through `docker-credential-<name> get`. The file is written 0600,
 // atomically, keeping every other key as it was.
 import * as fs from 'fs';
-import { homedir } from 'os';
 import { dirname, join } from 'path';
 import { DOCKER_DOMAIN, credentialKey } from '../reference';
 import { ImageError } from '../errors';
@@ -29,7 +28,7 @@ interface DockerConfig {
 }
 
 export function dockerConfigPath(): string {
-  const dir = process.env.DOCKER_CONFIG || join(process.env.HOME || homedir(), '.docker');
+  const dir = process.env.DOCKER_CONFIG || join(process.env.HOME || (require('os') as typeof import('os')).homedir(), '.docker');
   return join(dir, 'config.json');
 }
 

@@ -52,6 +52,11 @@ interface InternalModule {
 }
 type LoadedModule = InternalModule & ModuleClass;
 
+/** A path below dist/ as the build wrote it (already normal, so no path.join). */
+function inDist(rel: string): string {
+  return `${distDir}/${rel}`;
+}
+
 function cachePath(filename: string): string {
   return path.join(cacheDir, filename.slice(distDir.length + 1).replace(/[/\\]/g, '__') + '.bin');
 }
@@ -99,7 +104,7 @@ function currentBundleHeader(entry: Buffer, nl: number): BundleHeader | undefine
   if (!header || !Array.isArray(header.files) || typeof header.length !== 'number') return undefined;
   for (const f of header.files) {
     if (!Array.isArray(f) || typeof f[0] !== 'string') return undefined;
-    const st = fs.statSync(`${distDir}/${f[0]}`, { throwIfNoEntry: false });
+    const st = fs.statSync(inDist(f[0]), { throwIfNoEntry: false });
     if (!st || st.size !== f[1] || st.mtimeMs !== f[2]) return undefined;
   }
   return header;
@@ -146,7 +151,7 @@ export function useBundle(name: string): boolean {
   }
   if (!Array.isArray(fns) || fns.length !== header.files.length) return false;
   header.files.forEach(([rel], i) => {
-    const filename = `${distDir}/${rel}`;
+    const filename = inDist(rel);
     if (!require.cache[filename] && typeof fns[i] === 'function') bundled.set(filename, fns[i] as ModuleFunction);
   });
   usedBundles.add(name);
@@ -166,7 +171,8 @@ function useCommandBundle(argv: string[]): boolean {
   for (const word of argv) {
     if (!/^[a-z][a-z-]*$/.test(word)) continue;
     // Build time: a bundle not written yet is recorded under main.js's request.
-    if (!(produce && !fs.existsSync(bundleFiles(word).bin)) && useBundle(word)) return true;
+    const notWrittenYet = produce && !fs.existsSync(bundleFiles(word).bin);
+    if (!notWrittenYet && useBundle(word)) return true;
     if (++tries === 4) break;
   }
   return false;
@@ -209,7 +215,7 @@ function startupModules(): string[] {
   if (mine?.length) return mine;
   try {
     const entry = fs.readFileSync(bundleFiles('main').bin, 'latin1');
-    return (JSON.parse(entry.slice(0, entry.indexOf('\n'))) as BundleHeader).files.map(([rel]) => path.join(distDir, rel));
+    return (JSON.parse(entry.slice(0, entry.indexOf('\n'))) as BundleHeader).files.map(([rel]) => inDist(rel));
   } catch {
     return [];
   }

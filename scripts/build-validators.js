@@ -46,35 +46,15 @@ fs.mkdirSync(path.dirname(outFile), { recursive: true });
 writeAtomically(outFile, code);
 console.log(`build-validators: wrote ${path.relative(root, outFile)} (${code.length} bytes)`);
 
-// V8 code cache of the validator, taken after validating a few configs so it
-// holds the compiled functions too: first validation drops from ~8 ms to ~3 ms.
-// validate.ts wraps the source the same way; V8 rejects a cache made by
-// another Node version and validate.ts then compiles the source as usual.
-const vm = require('vm');
-const cacheFile = outFile.replace(/\.js$/, '.cache');
-const script = new vm.Script(`(function (module, exports) {${code}\n})`, { filename: outFile });
-const mod = { exports: {} };
-script.runInThisContext()(mod, mod.exports);
-for (const sample of cacheSamples()) mod.exports(sample);
-const cache = script.createCachedData();
-writeAtomically(cacheFile, cache);
-console.log(`build-validators: wrote ${path.relative(root, cacheFile)} (${cache.length} bytes)`);
+// The validator has no cache file of its own any more: it loads as one of
+// ccrun's modules, from the bundles and code cache that
+// scripts/build-code-cache.js writes. Remove one left by an older build.
+fs.rmSync(outFile.replace(/\.js$/, '.cache'), { force: true });
 
 function writeAtomically(file, data) {
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, data);
   fs.renameSync(tmp, file);
-}
-
-/** Configs that exercise the common paths of the validator, valid and not. */
-function cacheSamples() {
-  const busybox = JSON.parse(fs.readFileSync(path.join(root, 'bundles', 'busybox', 'config.json'), 'utf8'));
-  const broken = JSON.parse(JSON.stringify(busybox));
-  broken.process.args = [];
-  broken.process.cwd = 'relative';
-  broken.mounts[0].destination = 'proc';
-  broken.linux.namespaces.push({ type: 'bogus' });
-  return [busybox, broken, {}];
 }
 
 /**

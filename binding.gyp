@@ -10,6 +10,11 @@
       "libraries": []
     },
     {
+      "target_name": "ccrun_mapfile",
+      "sources": ["native/mapfile/mapfile.c"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra"]
+    },
+    {
       "target_name": "ccrun-init",
       "type": "executable",
       "sources": [

@@ -7,9 +7,10 @@ import * as fs from 'fs';
 import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import type { AddressInfo } from 'net';
 import { REPO, busyboxSpec, makeBundle, stateRoot, uniqueId } from '../helpers/runtime';
+import type { Tap } from '../helpers/runtime';
 import { extraCaOption } from '../../src/image/registry/client';
 
 /** A copy of the installed layout (bin/ and dist/ copied with their mtimes, the rest linked), so dist/ can be changed. */
@@ -125,6 +126,59 @@ t.test('a bundle runs while every module in it is current, never once one change
   t.equal(again.stdout, 'from-the-container\n', 'run with its bundle stale');
 });
 
+/**
+ * Runs `run --bundle` of a container that waits until the test has read the
+ * ccrun process's memory map, and returns that map and the command's output.
+ */
+async function mapsOfRunningRun(t: Tap, bin: string): Promise<{ maps: string; stdout: string; status: number | null }> {
+  const root = stateRoot(t);
+  const signal = fs.mkdtempSync(path.join(os.tmpdir(), 'ccrun-signal-'));
+  t.teardown(() => fs.rmSync(signal, { recursive: true, force: true }));
+  const spec = busyboxSpec(['sh', '-c', 'while [ ! -e /signal/proceed ]; do sleep 0.05; done; echo ran']);
+  spec.mounts!.push({ destination: '/signal', type: 'bind', source: signal, options: ['rbind', 'ro'] });
+  const bundle = makeBundle(t, spec);
+  const child = spawn(bin, ['--root', root, 'run', '--bundle', bundle, uniqueId('mapped')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.teardown(() => child.kill('SIGKILL'));
+  // bin/ccrun execs node in place, so the child's pid is ccrun's. The map is
+  // read once the container runs (its init's state.json is there).
+  let maps = '';
+  for (let i = 0; i < 200 && !maps; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const ids = fs.readdirSync(root);
+    if (ids.length && fs.existsSync(path.join(root, ids[0], 'state.json'))) maps = fs.readFileSync(`/proc/${child.pid}/maps`, 'utf8');
+  }
+  fs.writeFileSync(path.join(signal, 'proceed'), '');
+  const status = await exited;
+  t.equal(stderr, '', 'nothing on stderr');
+  return { maps, stdout, status };
+}
+
+t.test('a big bundle is mapped from its file, not read; without the mapping addon it is read, and runs the same', async (t) => {
+  const { dir, bin } = copyOfCcrun(t);
+  const mapped = await mapsOfRunningRun(t, bin);
+  t.equal(mapped.status, 0);
+  t.equal(mapped.stdout, 'ran\n');
+  t.match(mapped.maps, /\.code-cache\/run\.bundle\.js\n/, "run's bundle source is mapped in the running ccrun");
+  // The copy's build/ without ccrun_mapfile.node: the bundle is read.
+  const release = path.join(dir, 'build', 'Release');
+  fs.unlinkSync(path.join(dir, 'build'));
+  fs.mkdirSync(release, { recursive: true });
+  for (const f of fs.readdirSync(path.join(REPO, 'build', 'Release'))) {
+    if (f !== 'ccrun_mapfile.node') fs.symlinkSync(path.join(REPO, 'build', 'Release', f), path.join(release, f));
+  }
+  const read = await mapsOfRunningRun(t, bin);
+  t.equal(read.status, 0);
+  t.equal(read.stdout, 'ran\n');
+  t.ok(read.maps.length > 0, 'the map was read while the container ran');
+  t.notMatch(read.maps, /\.code-cache\/run\.bundle\.js/, 'nothing of the bundle is mapped');
+  t.notMatch(read.maps, /ccrun_mapfile/, 'and the addon is not loaded');
+});
+
 t.test("a command's bundle holds the start-up modules and is picked from the command line; a wrong pick still runs the right command", async (t) => {
   const { dir, bin } = copyOfCcrun(t);
   const header = (name: string): string[] => bundleModules(dir, name);
@@ -134,6 +188,7 @@ t.test("a command's bundle holds the start-up modules and is picked from the com
     t.same(header(name).slice(0, startup.length), startup, `the ${name} bundle begins with the start-up modules`);
   }
   t.notOk(header('run-image').includes('cli/main.js'), "run-image's bundle (asked for by run, after start-up) does not");
+  for (const name of ['create', 'run']) t.ok(header(name).includes('runtime/config/config-validator.js'), `the ${name} bundle holds the config.json validator`);
   // One non-ASCII character makes V8 hold a whole bundle's source as two-byte text.
   for (const f of fs.readdirSync(cacheDir(dir)).filter((f) => f.endsWith('.bundle.js'))) {
     const nonAscii = fs.readFileSync(path.join(cacheDir(dir), f), 'latin1').match(/[^\x00-\x7f]+/);

@@ -92,6 +92,24 @@ async function concurrentCreateStart(tool, count) {
   return ms;
 }
 
+/**
+ * What the kernel's work alone costs for run and create+start+delete: crun's
+ * own figures where it ran the bundle (it is C, its own start is well under a
+ * millisecond), else crun with cgroups disabled in a mount namespace without
+ * the hybrid host's empty cgroup2 mount (bench/kernel-floor.js). undefined
+ * where neither can run.
+ */
+function kernelFloor(lifecycle) {
+  if (tools.includes('crun')) return { how: 'crun, same bundle', run: lifecycle['crun.run'].median, csd: lifecycle['crun.csd'].median };
+  const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'umount /sys/fs/cgroup/unified && exec "$0" "$@"', process.execPath, path.join(__dirname, 'kernel-floor.js'), work, String(RUNS)], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.log(`(kernel's part not measured: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`);
+    return undefined;
+  }
+  return { how: 'crun, cgroups off', ...JSON.parse(r.stdout) };
+}
+
+let floor;
 async function main() {
   const rows = [];
   /** envValue: the same figure against node -e 0 with this environment's NODE_EXTRA_CA_CERTS (when it is set). */
@@ -149,6 +167,11 @@ async function main() {
   row('run /bin/true: ccrun - node -e 0', runOver, 'ms', '<= 15', runOver <= 15, lifecycle['ccrun.run'].median - node);
   const csd = lifecycle['ccrun.csd'].median;
   row('create+start+delete: ccrun - 3 x node -e 0', csd - 3 * bare, 'ms', '<= 20', csd <= 3 * bare + 20, csd - 3 * node);
+  floor = kernelFloor(lifecycle);
+  if (floor) {
+    console.log(`${`kernel's part (${floor.how})`.padEnd(44)} run ${fmt(floor.run)} ms, create+start+delete ${fmt(floor.csd)} ms${floor.node ? ` (node -e 0 ${fmt(floor.node)} in the same rounds)` : ''}`);
+    console.log(`${"ccrun's own part (less node -e 0 and that)".padEnd(44)} run ${fmt(runOver - floor.run)} ms, create+start+delete ${fmt(csd - 3 * bare - floor.csd)} ms`);
+  }
 
   // 3. parked init memory (before the held container goes).
   const rss = {};
@@ -191,6 +214,9 @@ async function main() {
   for (const r of rows) {
     const b = startup.bare && r.envValue !== undefined ? `  ${fmt(r.envValue)} ${r.unit}` : '';
     console.log(`${r.label.padEnd(44)} ${(fmt(r.value) + ' ' + r.unit).padStart(9)}  ${r.target.padEnd(16)} ${(r.met ? 'met' : 'NOT MET').padEnd(8)}${b}`);
+  }
+  if (floor) {
+    console.log(`(the kernel's part alone, before any of ccrun's code: run ${fmt(floor.run)} ms against the +15 allowed, create+start+delete ${fmt(floor.csd)} ms against +20)`);
   }
   console.log('(pull of a present image: bench/pull.sh; run --rm busybox true against podman: bench/run-image.sh)');
 }

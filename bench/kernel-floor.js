@@ -1,0 +1,57 @@
+// The kernel's own part of `run` and create+start+delete of /bin/true: crun
+// (C, a few hundred microseconds of its own) with cgroups disabled, timed
+// round by round beside `node -e 0`. bench/runtime.js runs this where crun
+// cannot manage this host's cgroups (a hybrid host: crun 1.8 refuses the
+// empty cgroup2 mount), inside a mount namespace of its own without that
+// mount, so the figure is what any runtime pays for the namespaces, mounts,
+// pivot_root and exec before and after its own code runs (less the cgroup
+// work, which makes it a lower bound). Prints one JSON line of medians.
+//   unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && node bench/kernel-floor.js BUNDLE RUNS'
+'use strict';
+const { spawnSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const [bundle, runsArg] = process.argv.slice(2);
+const RUNS = Number(runsArg || 30);
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ccrun-floor-'));
+const bareEnv = { ...process.env };
+delete bareEnv.NODE_EXTRA_CA_CERTS;
+
+// stderr goes to a file: a created container inherits it, and a pipe would
+// keep spawnSync waiting until the container exits.
+const errFile = path.join(root, 'stderr');
+function time(cmd, args, env = process.env) {
+  const err = fs.openSync(errFile, 'w');
+  const t = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', err], env });
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  fs.closeSync(err);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${fs.readFileSync(errFile, 'utf8')}`);
+  return ms;
+}
+const crun = (...args) => time('crun', ['--cgroup-manager=disabled', '--root', root, ...args]);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const xs = { node: [], run: [], csd: [] };
+let n = 0;
+try {
+  for (let round = 0; round <= RUNS; round++) {
+    const node = time(process.execPath, ['-e', '0'], bareEnv);
+    const run = crun('run', '--bundle', bundle, `floor-${n++}`);
+    const id = `floor-${n++}`;
+    const csd = crun('create', '--bundle', bundle, id) + crun('start', id) + crun('delete', '--force', id);
+    if (round === 0) continue; // warms the page cache, as bench/runtime.js's rounds do
+    xs.node.push(node);
+    xs.run.push(run);
+    xs.csd.push(csd);
+  }
+  console.log(JSON.stringify({ node: median(xs.node), run: median(xs.run), csd: median(xs.csd) }));
+} finally {
+  for (const id of fs.readdirSync(root).filter((f) => f !== 'stderr')) spawnSync('crun', ['--cgroup-manager=disabled', '--root', root, 'delete', '--force', id], { stdio: 'ignore' });
+  fs.rmSync(root, { recursive: true, force: true });
+}

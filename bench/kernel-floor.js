@@ -1,11 +1,13 @@
-// The kernel's own part of `run` and create+start+delete of /bin/true: crun
-// (C, a few hundred microseconds of its own) with cgroups disabled, timed
-// round by round beside `node -e 0`. bench/runtime.js runs this where crun
-// cannot manage this host's cgroups (a hybrid host: crun 1.8 refuses the
-// empty cgroup2 mount), inside a mount namespace of its own without that
-// mount, so the figure is what any runtime pays for the namespaces, mounts,
-// pivot_root and exec before and after its own code runs (less the cgroup
-// work, which makes it a lower bound). Prints one JSON line of medians.
+// The kernel's own part of `run` and create+start+delete of /bin/true, for
+// bench/runtime.js where crun cannot manage this host's cgroups (a hybrid
+// host: crun 1.8 refuses the empty cgroup2 mount). Run inside a mount
+// namespace of its own without that mount, it times crun with cgroups
+// disabled, round by round beside `node -e 0` and beside `crun --version`:
+// crun's own start (two execs, as it re-executes a sealed copy of itself,
+// and the dynamic linking of its libraries), which the caller subtracts. What
+// is left is what any runtime pays for the namespaces, mounts, pivot_root and
+// the exec of /bin/true, less the cgroup work (so a lower bound). Prints one
+// JSON line of medians.
 //   unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && node bench/kernel-floor.js BUNDLE RUNS'
 'use strict';
 const { spawnSync } = require('child_process');
@@ -37,7 +39,7 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-const xs = { node: [], run: [], csd: [] };
+const xs = { node: [], run: [], csd: [], start: [] };
 let n = 0;
 try {
   for (let round = 0; round <= RUNS; round++) {
@@ -45,12 +47,15 @@ try {
     const run = crun('run', '--bundle', bundle, `floor-${n++}`);
     const id = `floor-${n++}`;
     const csd = crun('create', '--bundle', bundle, id) + crun('start', id) + crun('delete', '--force', id);
+    // crun's own start (exec, dynamic linking of its libraries): not the kernel's container work.
+    const start = time('crun', ['--version']);
     if (round === 0) continue; // warms the page cache, as bench/runtime.js's rounds do
     xs.node.push(node);
     xs.run.push(run);
     xs.csd.push(csd);
+    xs.start.push(start);
   }
-  console.log(JSON.stringify({ node: median(xs.node), run: median(xs.run), csd: median(xs.csd) }));
+  console.log(JSON.stringify(Object.fromEntries(Object.entries(xs).map(([k, v]) => [k, median(v)]))));
 } finally {
   for (const id of fs.readdirSync(root).filter((f) => f !== 'stderr')) spawnSync('crun', ['--cgroup-manager=disabled', '--root', root, 'delete', '--force', id], { stdio: 'ignore' });
   fs.rmSync(root, { recursive: true, force: true });

@@ -77,6 +77,7 @@ try {
 bundled.push(['--version']);
 // The richest paths first (they also write the modules' own caches).
 for (let pass = 0; pass < 2; pass++) {
+  if (pass === 1) dropBundleCaches();
   for (const args of bundled) spawnSync(process.execPath, [ccrun, ...args], { env: { ...env, CCRUN_BUILD_BUNDLES: '1' }, stdio: 'ignore' });
 }
 for (const args of [...warmups, ['--root', root, 'state', 'none'], ['--root', root, 'kill', 'none'], ['--root', root, 'delete', 'none'], ['features'], ['spec', '-b', root]]) {
@@ -104,3 +105,23 @@ for (const f of walk(dist)) {
 const entries = fs.existsSync(path.join(dist, '.code-cache')) ? fs.readdirSync(path.join(dist, '.code-cache')) : [];
 const bundles = entries.filter((e) => e.endsWith('.bundle.js')).map((e) => e.slice(0, -'.bundle.js'.length));
 process.on('exit', () => console.log(`build-code-cache: ${entries.length}+ entries in dist/.code-cache; bundles: ${bundles.join(' ') || 'none'}`));
+
+/**
+ * After the recording pass, each bundle's .bin goes back to its header alone,
+ * so that the second pass writes every bundle's cache from the first command
+ * to load it there: its own. In the recording pass a later command could load
+ * a bundle an earlier one had just recorded and write its cache from its own
+ * path: `run IMAGE` wrote the run bundle's, without the functions of the
+ * config.json validation that `run -b` runs (~14 M instructions compiled again
+ * on every `run -b`). Written by rename: a running ccrun may have it mapped.
+ */
+function dropBundleCaches() {
+  const dir = path.join(dist, '.code-cache');
+  for (const f of fs.readdirSync(dir).filter((e) => e.endsWith('.bundle.bin'))) {
+    const file = path.join(dir, f);
+    const entry = fs.readFileSync(file);
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, entry.subarray(0, entry.indexOf(10) + 1));
+    fs.renameSync(tmp, file);
+  }
+}

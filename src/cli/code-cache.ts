@@ -388,11 +388,26 @@ function loadChild(parent: LoadedModule, filename: string, run: (child: LoadedMo
   return child.exports;
 }
 
+/**
+ * Node's built-in modules, by the request that named them: once one is
+ * loaded, a require of it from any of our modules is answered here instead of
+ * by Module._load again (its cache key string, the relative-resolve cache, the
+ * built-in check), ~150 times in a `run`. A built-in's exports never change.
+ */
+const builtins = new Map<string, unknown>();
+
 function requireFor(mod: LoadedModule): NodeRequire {
   const dir = path.dirname(mod.filename);
   const req = ((request: string) => {
     const candidates = ourCandidates(request, dir);
-    if (!candidates) return mod.require(request);
+    if (!candidates) {
+      let exports = builtins.get(request);
+      if (exports === undefined) {
+        exports = mod.require(request);
+        if (Module.isBuiltin(request)) builtins.set(request, exports);
+      }
+      return exports;
+    }
     for (const f of candidates) {
       const loaded = require.cache[f];
       if (loaded) return loaded.exports;

@@ -220,7 +220,7 @@ async function main() {
     console.log(`${r.label.padEnd(44)} ${(fmt(r.value) + ' ' + r.unit).padStart(9)}  ${r.target.padEnd(16)} ${(r.met ? 'met' : 'NOT MET').padEnd(8)}${b}`);
   }
   if (floor) {
-    console.log(`(the kernel's part alone, before any of ccrun's code: run ${fmt(floor.run)} ms against the +15 allowed, create+start+delete ${fmt(floor.csd)} ms against +20)`);
+    console.log(`(of what the targets allow over node -e 0, the kernel's part takes: run ${fmt(floor.run)} of 15 ms, create+start+delete ${fmt(floor.csd)} of 20 ms)`);
   }
   console.log('(pull of a present image: bench/pull.sh; run --rm busybox true against podman: bench/run-image.sh)');
 }

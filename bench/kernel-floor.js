@@ -14,6 +14,7 @@ const { spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
+const { commandTimer, median } = require('./timing');
 
 const [bundle, runsArg] = process.argv.slice(2);
 const RUNS = Number(runsArg || 30);
@@ -21,23 +22,8 @@ const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ccrun-floor-'));
 const bareEnv = { ...process.env };
 delete bareEnv.NODE_EXTRA_CA_CERTS;
 
-// stderr goes to a file: a created container inherits it, and a pipe would
-// keep spawnSync waiting until the container exits.
-const errFile = path.join(root, 'stderr');
-function time(cmd, args, env = process.env) {
-  const err = fs.openSync(errFile, 'w');
-  const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', err], env });
-  const ms = Number(process.hrtime.bigint() - t) / 1e6;
-  fs.closeSync(err);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${fs.readFileSync(errFile, 'utf8')}`);
-  return ms;
-}
+const time = commandTimer(path.join(root, 'stderr'));
 const crun = (...args) => time('crun', ['--cgroup-manager=disabled', '--root', root, ...args]);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const xs = { node: [], run: [], csd: [], start: [] };
 let n = 0;

@@ -10,6 +10,7 @@ const { spawn, spawnSync, execFileSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
+const { commandTimer, median } = require('./timing');
 
 const RUNS = Number(process.argv[2] || 30);
 const CONCURRENT = (process.env.BENCH_CONCURRENT || '10,100').split(',').map(Number);
@@ -37,22 +38,7 @@ const tools = ['ccrun', 'runc', 'crun'].filter((t) => {
   return false;
 });
 
-// stderr goes to a file: a created container inherits it, and a pipe would
-// keep spawnSync waiting until the container exits.
-const errFile = path.join(work, 'stderr');
-function time(cmd, args, env = process.env) {
-  const err = fs.openSync(errFile, 'w');
-  const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', err], env });
-  const ms = Number(process.hrtime.bigint() - t) / 1e6;
-  fs.closeSync(err);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${fs.readFileSync(errFile, 'utf8')}`);
-  return ms;
-}
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+const time = commandTimer(path.join(work, 'stderr'));
 let n = 0;
 const newId = (tool) => `bench-${tool}-${process.pid}-${n++}`;
 const cli = (tool, ...args) => [bins[tool], ['--root', rootOf(tool), ...args]];

@@ -113,15 +113,14 @@ process.on('exit', () => console.log(`build-code-cache: ${entries.length}+ entri
  * a bundle an earlier one had just recorded and write its cache from its own
  * path: `run IMAGE` wrote the run bundle's, without the functions of the
  * config.json validation that `run -b` runs (~14 M instructions compiled again
- * on every `run -b`). Written by rename: a running ccrun may have it mapped.
+ * on every `run -b`).
  */
 function dropBundleCaches() {
+  const { writeReplacing } = require(path.join(dist, 'cli', 'code-cache.js'));
   const dir = path.join(dist, '.code-cache');
   for (const f of fs.readdirSync(dir).filter((e) => e.endsWith('.bundle.bin'))) {
     const file = path.join(dir, f);
     const entry = fs.readFileSync(file);
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, entry.subarray(0, entry.indexOf(10) + 1));
-    fs.renameSync(tmp, file);
+    writeReplacing(file, entry.subarray(0, entry.indexOf(10) + 1));
   }
 }

@@ -28,7 +28,7 @@ let compiled: CompiledValidator | undefined;
 function compiledValidator(): CompiledValidator {
   if (compiled) return compiled;
   // Built next to this file in dist/, and required as one of our own modules:
-  // under bin/ccrun it comes from the command's bundle (create, run, exec)
+  // under bin/ccrun it comes from the command's bundle (create, run)
   // or with its own code cache entry, like any other (src/cli/code-cache.ts).
   // Loading it apart, as before, cost create and run ~300 KB of young heap
   // (its 109 KB source read, then copied again inside a wrapper), enough for

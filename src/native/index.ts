@@ -22,7 +22,8 @@ export interface NativeAddon {
   /** posix_spawn of path with fd i = fds[i] and a new socketpair end at syncIndex; empty environment. */
   spawnHelper(path: string, args: string[], fds: number[], syncIndex: number): { pid: number; sock: number };
   /** Exit status (code or 128+signal) of a child; null if !block and still running. */
-  waitpid(pid: number, block: boolean): number;
+  waitpid(pid: number, block: true): number;
+  waitpid(pid: number, block: boolean): number | null;
   /** socketpair(AF_UNIX, SOCK_STREAM), both ends close-on-exec. */
   socketPair(): [number, number];
   /** Blocks for one SCM_RIGHTS message: the fd and the payload (runc's console socket protocol). */
@@ -104,7 +105,9 @@ export class FakeNative implements NativeAddon {
     this.record('spawnHelper', path, args, fds, syncIndex);
     throw new Error('FakeNative cannot spawn processes');
   }
-  waitpid(pid: number, block: boolean): number {
+  waitpid(pid: number, block: true): number;
+  waitpid(pid: number, block: boolean): number | null;
+  waitpid(pid: number, block: boolean): number | null {
     this.record('waitpid', pid, block);
     return 0;
   }

@@ -67,7 +67,7 @@ function openStartResult(path: string): number | undefined {
 async function readToEnd(fd: number): Promise<string> {
   const chunks: Buffer[] = [];
   const buf = Buffer.allocUnsafe(4096);
-  let pause = 0.25;
+  let pause = 0.05;
   try {
     for (;;) {
       let n: number;
@@ -75,9 +75,11 @@ async function readToEnd(fd: number): Promise<string> {
         n = fs.readSync(fd, buf, 0, buf.length, null);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') break;
-        // The exec comes within a millisecond or so; a slow startContainer hook gets slower polls.
+        // The exec comes within a millisecond or so, and the time it comes
+        // plus the last pause is what start takes: short pauses first,
+        // growing by half (a slow startContainer hook gets slower polls).
         Atomics.wait(SLEEPER, 0, 0, pause);
-        pause = Math.min(pause * 2, 10);
+        pause = Math.min(pause * 1.5, 10);
         continue;
       }
       if (n === 0) break;

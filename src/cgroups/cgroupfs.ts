@@ -101,23 +101,45 @@ export function procsBelow(dir: string): number[] {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** rmdir a cgroup tree, deepest first; EBUSY right after the last exit is transient, so retry briefly. */
+/** The cgroup directories directly below dir (none when it cannot be read). */
+function childCgroups(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => `${dir}/${e.name}`);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * rmdir a cgroup tree. The cgroup itself is tried first: a container's
+ * cgroup rarely has children, and listing its control files (~30 per v1
+ * controller) to find out cost more than the rmdir. The kernel answers EBUSY
+ * both for child cgroups, removed first (deepest first), and for processes
+ * that have only just exited, which is transient: retried briefly.
+ */
 export async function removeCgroupTree(dir: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (const d of cgroupTreeDeepestFirst(dir)) {
-    for (;;) {
-      try {
-        rmdirSync(d);
-        break;
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') break;
-        if (code === 'EBUSY' && Date.now() < deadline) {
-          await sleep(20);
-          continue;
-        }
-        throw new HostError(`cannot remove cgroup ${d}: ${code ?? (e as Error).message}`);
+  for (;;) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      // cgroupfs says EBUSY for child cgroups; a plain directory (a test's
+      // fake cgroupfs) says ENOTEMPTY.
+      const children = (code === 'EBUSY' || code === 'ENOTEMPTY') && Date.now() < deadline ? childCgroups(dir) : [];
+      if (children.length > 0) {
+        for (const c of children) await removeCgroupTree(c, Math.max(0, deadline - Date.now()));
+        continue;
       }
+      if (code === 'EBUSY' && Date.now() < deadline) {
+        await sleep(20);
+        continue;
+      }
+      throw new HostError(`cannot remove cgroup ${dir}: ${code ?? (e as Error).message}`);
     }
   }
 }

@@ -454,3 +454,19 @@ t.test('rootless', async (t) => {
   t.equal(deleg.path, '/user.slice/user-1000.slice/user@1000.service/ccrun/r', 'below the delegated root, the same for any of the user\'s shells');
   t.equal(dirname(deleg.path), '/user.slice/user-1000.slice/user@1000.service/ccrun');
 });
+
+t.test('destroy removes child cgroups below the container\'s, deepest first', async (t) => {
+  const v1 = fakeV1(t);
+  const cg1 = openCgroup({ id: 'n1', mountRoot: v1, selfCgroup: V1_SELF });
+  cg1.create();
+  mkdirSync(join(v1, 'pids/ccrun/n1/a/b'), { recursive: true });
+  mkdirSync(join(v1, 'memory/ccrun/n1/c'), { recursive: true });
+  await cg1.destroy();
+  t.notOk(existsSync(join(v1, 'pids/ccrun/n1')) || existsSync(join(v1, 'memory/ccrun/n1')), 'v1: gone with its children');
+  const v2 = fakeV2(t);
+  const cg2 = openV2(v2, 'n2', []);
+  cg2.create();
+  mkdirSync(join(v2, 'ccrun/n2/a/b'), { recursive: true });
+  await cg2.destroy();
+  t.notOk(existsSync(join(v2, 'ccrun/n2')), 'v2: gone with its children');
+});

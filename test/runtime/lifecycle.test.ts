@@ -204,3 +204,34 @@ t.test('--log with --log-format json records the error as JSON lines', async (t)
   t.match(lines.at(-1).msg, /does not exist/);
   t.match(lines.at(-1).time, /^\d{4}-/);
 });
+
+t.test('delete removes cgroups made below the container\'s own', async (t) => {
+  const bundle = makeBundle(t, busyboxSpec(['sleep', '30']));
+  const id = uniqueId('subcg');
+  t.equal(ccrun(root, ['create', '--bundle', bundle, id], { files: true }).code, 0);
+  const pid = state(id).pid;
+  // The container's cgroup as the host sees it: pids on cgroup v1, the unified one on v2.
+  const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const line = fs
+    .readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => (v2 ? l.startsWith('0::') : l.split(':')[1]?.split(',').includes('pids')));
+  const own = line ? path.join(v2 ? '/sys/fs/cgroup' : '/sys/fs/cgroup/pids', line.split(':')[2]) : '';
+  t.ok(own && fs.statSync(own).isDirectory(), `the container's cgroup ${own} exists`);
+  // What a nested runtime or systemd inside the container would make.
+  const nested = [path.join(own, 'sub'), path.join(own, 'sub', 'deeper'), path.join(own, 'other')];
+  t.teardown(() => {
+    ccrun(root, ['delete', '--force', id]);
+    for (const d of [...nested, own].reverse()) {
+      try {
+        fs.rmdirSync(d);
+      } catch {
+        /* gone, as it should be */
+      }
+    }
+  });
+  for (const d of nested) fs.mkdirSync(d);
+  const d = ccrun(root, ['delete', '--force', id]);
+  t.equal(d.code, 0, d.stderr);
+  t.notOk(fs.existsSync(own), 'the container\'s cgroup and all below it are gone');
+});

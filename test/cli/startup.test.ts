@@ -226,6 +226,24 @@ t.test("the loader's own cache entry never runs old code", async (t) => {
   t.notOk(fs.readFileSync(path.join(cacheDir(dir), 'cli__code-cache.js.bin'), 'latin1').startsWith(`ccrun-code-cache ${fs.statSync(loader).size} ${fs.statSync(loader).mtimeMs}\n`), 'running never rewrites the entry (only the build does)');
 });
 
+t.test('started through a symlink in another directory (as npm links bin/), ccrun finds its own dist/', async (t) => {
+  // The shebang keeps the symlink's path (--preserve-symlinks-main), so bin/ccrun resolves it only when dist/ is not beside it.
+  const links = fs.mkdtempSync(path.join(os.tmpdir(), 'ccrun-links-'));
+  t.teardown(() => fs.rmSync(links, { recursive: true, force: true }));
+  fs.symlinkSync(path.join(REPO, 'bin', 'ccrun'), path.join(links, 'ccrun'));
+  for (const env of [process.env, { ...process.env, CCRUN_CODE_CACHE: 'off' }]) {
+    const r = run(path.join(links, 'ccrun'), ['--version'], env);
+    t.equal(r.status, 0, r.stderr);
+    t.match(r.stdout, /^ccrun version /, `runs${env.CCRUN_CODE_CACHE ? ' with the cache off' : ''}`);
+  }
+  const { dir, bin } = copyOfCcrun(t);
+  fs.symlinkSync(bin, path.join(links, 'copy'));
+  fs.rmSync(path.join(dir, 'dist', 'cli', 'code-cache.js'));
+  const broken = run(path.join(links, 'copy'), ['--version']);
+  t.equal(broken.status, 1);
+  t.match(broken.stderr, `${dir}/dist/cli/code-cache.js is missing: build ccrun first`, "the linked copy's dist/ is the one looked at");
+});
+
 t.test('bin/ccrun does not make node load NODE_EXTRA_CA_CERTS at start-up', async (t) => {
   const env = { ...process.env, NODE_EXTRA_CA_CERTS: '/nonexistent/ccrun-extra-ca.pem' };
   // node itself warns at start-up about a file it cannot load: the proof it tried.

@@ -1,9 +1,14 @@
-// ccrun_mapfile.node: maps one of ccrun's own build files into memory and
-// hands it to V8 as it lies in the page cache, without a copy. Used only by
-// the module loader (src/cli/code-cache.ts) for the big per-command bundles:
-// reading create's ~260 KB bundle made a new heap string and a new buffer,
-// ~230 fresh pages, and a page fault costs ~14 us on the machines this runs
-// on; mapped, it is ~15 faults of the file's own pages.
+// ccrun_mapfile.node: how bin/ccrun and the module loader (src/cli/code-cache.ts)
+// stat and read ccrun's own build files on every command.
+//  - map: maps a file and hands it to V8 as it lies in the page cache,
+//    without a copy: reading create's ~260 KB bundle made a new heap string
+//    and a new buffer, ~230 fresh pages, and a page fault costs ~14 us on the
+//    machines this runs on; mapped, it is ~15 faults of the file's own pages.
+//  - stamp: a file's size and mtime, as fs.statSync gives them.
+// Node compiles its own fs functions on their first call: the first
+// fs.readFileSync into a Buffer costs ~2.2 M instructions and the first
+// fs.statSync ~1.3 M, more than this addon's whole load (~0.25 M); a small
+// command such as `state` used them only for these files.
 //
 // A separate addon from ccrun_native.node because external strings are still
 // an experimental Node-API (NAPI_EXPERIMENTAL), which should not change how
@@ -65,9 +70,32 @@ static napi_value map_file(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// stamp(path): [size, mtimeMs] of a regular file (symlinks followed), with
+// mtimeMs computed as Node computes Stats.mtimeMs; undefined otherwise.
+static napi_value stamp_file(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return NULL;
+  char path[4096];
+  size_t path_len;
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &path_len) != napi_ok || path_len >= sizeof path - 1) return NULL;
+  struct stat st;
+  if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) return NULL;
+  // lib/internal/fs/utils.js: msFromTimeSpec(sec, nsec) = sec * 1e3 + nsec / 1e6, in doubles.
+  double mtime_ms = (double)st.st_mtim.tv_sec * 1e3 + (double)st.st_mtim.tv_nsec / 1e6;
+  napi_value result, size, mtime;
+  if (napi_create_array_with_length(env, 2, &result) != napi_ok || napi_create_double(env, (double)st.st_size, &size) != napi_ok ||
+      napi_create_double(env, mtime_ms, &mtime) != napi_ok || napi_set_element(env, result, 0, size) != napi_ok ||
+      napi_set_element(env, result, 1, mtime) != napi_ok)
+    return NULL;
+  return result;
+}
+
 NAPI_MODULE_INIT() {
-  napi_value fn;
-  if (napi_create_function(env, "map", NAPI_AUTO_LENGTH, map_file, NULL, &fn) != napi_ok) return NULL;
-  if (napi_set_named_property(env, exports, "map", fn) != napi_ok) return NULL;
+  napi_value map, stamp;
+  if (napi_create_function(env, "map", NAPI_AUTO_LENGTH, map_file, NULL, &map) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "map", map) != napi_ok) return NULL;
+  if (napi_create_function(env, "stamp", NAPI_AUTO_LENGTH, stamp_file, NULL, &stamp) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "stamp", stamp) != napi_ok) return NULL;
   return exports;
 }

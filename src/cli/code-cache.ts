@@ -28,9 +28,9 @@
 //    (one bundle read and compiled, not two: ~1.7 M instructions of a
 //    `state`). A wrong pick only costs time: main.js then asks for the
 //    right one, whose modules already loaded are skipped.
-//    The big bundles (create, run, exec...) are mapped from their files by
-//    a small addon rather than read, so that V8 uses the page cache's pages
-//    instead of a fresh copy of each (see MAP_FROM_BYTES).
+//    The bundles are mapped from their files by a small addon rather than
+//    read, so that V8 uses the page cache's pages instead of a fresh copy of
+//    each, and their modules' stamps come from it too (see BuildFiles).
 //    CCRUN_CODE_CACHE=off turns all of this off (stack traces then name the
 //    modules' own files, not the bundle).
 //  - this file itself is loaded by bin/ccrun with its own cache entry
@@ -97,46 +97,47 @@ function bundleFiles(name: string): { js: string; bin: string } {
 }
 
 /**
- * Bundles from this size up are mapped, not read (build/Release/ccrun_mapfile.node):
- * reading create's ~260 KB bundle and its cache made a new heap string and
- * a new buffer, ~230 fresh pages (3-4 ms where a page fault costs ~14 us, as
- * on the machines this is measured on); mapped, V8 takes the page cache's
- * pages as they are. Below it the addon's own load (~0.3 ms) is not won back.
+ * How the loader stats and reads its build files. bin/ccrun passes
+ * build/Release/ccrun_mapfile.node, which it loads first: Node compiles its
+ * own fs functions on their first call (the first fs.readFileSync into a
+ * Buffer ~2.2 M instructions, the first fs.statSync ~1.3 M, the addon's
+ * whole load ~0.25 M), and the bundles are mapped rather than read: reading
+ * create's ~260 KB bundle and its cache made a new heap string and a new
+ * buffer, ~230 fresh pages (3-4 ms where a page fault costs ~14 us, as on the
+ * machines this is measured on); mapped, V8 takes the page cache's pages as
+ * they are. Without the addon (not built), fs does it all.
  */
-const MAP_FROM_BYTES = 64 * 1024;
-
-type MapFile = (file: string, asLatin1String: boolean) => string | Buffer | undefined;
-/** The mapping addon's function; null when it is not built or will not load (the files are read). */
-let mapFile: MapFile | null | undefined;
-
-function mapper(): MapFile | null {
-  if (mapFile === undefined) {
-    mapFile = null;
-    try {
-      const addon = { exports: {} as { map?: MapFile } };
-      process.dlopen(addon, path.join(distDir, '..', 'build', 'Release', 'ccrun_mapfile.node'));
-      if (typeof addon.exports.map === 'function') mapFile = addon.exports.map;
-    } catch {
-      /* not built: read the files */
-    }
-  }
-  return mapFile;
+export interface BuildFiles {
+  /** [size, mtimeMs] of a regular file, as fs.statSync gives them; undefined when it is not one. */
+  stamp(file: string): [number, number] | undefined;
+  /** The file as an external Latin-1 string or Buffer; undefined when it cannot be mapped (it is then read). */
+  map(file: string, asLatin1String: boolean): string | Buffer | undefined;
 }
 
-/** A bundle's cache file: mapped when it is big, read otherwise. */
+const fsFiles: BuildFiles = {
+  stamp(file) {
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    return st?.isFile() ? [st.size, st.mtimeMs] : undefined;
+  },
+  map: () => undefined,
+};
+
+let files = fsFiles;
+
+/** A bundle's cache file: mapped when the addon is there, read otherwise. */
 function bundleEntry(bin: string): Buffer {
-  const size = fs.statSync(bin).size;
-  const mapped = size >= MAP_FROM_BYTES ? mapper()?.(bin, false) : undefined;
+  const mapped = files.map(bin, false);
   return mapped instanceof Buffer ? mapped : fs.readFileSync(bin);
 }
 
 /**
  * A bundle's source, `length` characters long: mapped as a Latin-1 string
- * when it is big (the build keeps bundles ASCII, where that is the same
- * text; one that is not has more bytes than characters and is read as UTF-8).
+ * when the addon is there (the build keeps bundles ASCII, where that is the
+ * same text; one that is not has more bytes than characters and is read as
+ * UTF-8).
  */
 function bundleSource(js: string, length: number): string {
-  const mapped = length >= MAP_FROM_BYTES ? mapper()?.(js, true) : undefined;
+  const mapped = files.map(js, true);
   return typeof mapped === 'string' && mapped.length === length ? mapped : fs.readFileSync(js, 'utf8');
 }
 
@@ -162,8 +163,8 @@ function currentBundleHeader(entry: Buffer, nl: number): BundleHeader | undefine
   if (!header || !Array.isArray(header.files) || typeof header.length !== 'number') return undefined;
   for (const f of header.files) {
     if (!Array.isArray(f) || typeof f[0] !== 'string') return undefined;
-    const st = fs.statSync(inDist(f[0]), { throwIfNoEntry: false });
-    if (!st || st.size !== f[1] || st.mtimeMs !== f[2]) return undefined;
+    const st = files.stamp(inDist(f[0]));
+    if (!st || st[0] !== f[1] || st[1] !== f[2]) return undefined;
   }
   return header;
 }
@@ -414,7 +415,7 @@ function requireFor(mod: LoadedModule): NodeRequire {
     }
     // From a bundle when Node would pick that file: "./x/index.js" only while "./x.js" is not there.
     const inBundle = candidates.find((f) => bundled.has(f));
-    if (inBundle && (inBundle === candidates[0] || !fs.statSync(candidates[0], { throwIfNoEntry: false })?.isFile())) {
+    if (inBundle && (inBundle === candidates[0] || !files.stamp(candidates[0]))) {
       return loadChild(mod, inBundle, (child) => runBundled(child, inBundle));
     }
     const found = readFirst(candidates);
@@ -429,10 +430,15 @@ function requireFor(mod: LoadedModule): NodeRequire {
   return req;
 }
 
-/** produce: write cache entries (build time); otherwise only read them. argv: the command line, to pick its command's bundle. */
-export function installCodeCache(produceEntries = false, argv: string[] = []): void {
+/**
+ * produce: write cache entries (build time); otherwise only read them. argv:
+ * the command line, to pick its command's bundle. buildFiles: the mapping
+ * addon, when bin/ccrun could load it.
+ */
+export function installCodeCache(produceEntries = false, argv: string[] = [], buildFiles?: BuildFiles): void {
   if (process.env.CCRUN_CODE_CACHE === 'off') return;
   produce = produceEntries;
+  files = buildFiles ?? fsFiles;
   if (produce) {
     // Written at exit, after the modules ran, so the lazily compiled
     // functions a command used are in the cache too.

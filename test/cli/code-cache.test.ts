@@ -47,3 +47,33 @@ t.test('the mapping addon gives a file as a Latin-1 string or a Buffer, and the 
   fs.writeFileSync(path.join(dir, 'empty'), '');
   for (const what of ['missing', 'empty', '.']) t.equal(addon.map(path.join(dir, what), true), undefined, `${what}: undefined, so the loader reads it instead`);
 });
+
+t.test("the mapping addon's stamp is fs.statSync's size and mtimeMs, for regular files only", async (t) => {
+  const addon = require(path.join(REPO, 'build', 'Release', 'ccrun_mapfile.node')) as { stamp(file: string): [number, number] | undefined };
+  const files: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(path.join(d, e.name));
+      else if (e.isFile()) files.push(path.join(d, e.name));
+    }
+  };
+  walk(path.join(REPO, 'dist'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccrun-stamp-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // mtimes with nanoseconds that are not whole microseconds, and a symlink (followed, as statSync does).
+  for (let i = 0; i < 50; i++) {
+    const f = path.join(dir, `f${i}`);
+    fs.writeFileSync(f, 'x'.repeat(i));
+    fs.utimesSync(f, 1_700_000_000.123456789 + i * 0.000000321, 1_700_000_000.987654321 + i * 0.000000789);
+    files.push(f);
+  }
+  fs.symlinkSync(files[0], path.join(dir, 'link'));
+  files.push(path.join(dir, 'link'));
+  const wrong = files.filter((f) => {
+    const st = fs.statSync(f);
+    const s = addon.stamp(f);
+    return !s || s[0] !== st.size || s[1] !== st.mtimeMs;
+  });
+  t.same(wrong, [], `${files.length} files, the same to the last bit`);
+  for (const what of [path.join(dir, 'missing'), dir, '/dev/null']) t.equal(addon.stamp(what), undefined, `${what}: undefined`);
+});

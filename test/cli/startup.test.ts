@@ -189,8 +189,8 @@ t.test("a command's bundle holds the start-up modules and is picked from the com
   }
   t.notOk(header('run-image').includes('cli/main.js'), "run-image's bundle (asked for by run, after start-up) does not");
   for (const name of ['create', 'run']) t.ok(header(name).includes('runtime/config/config-validator.js'), `the ${name} bundle holds the config.json validator`);
-  // One non-ASCII character makes V8 hold a whole bundle's source as two-byte text.
-  for (const f of fs.readdirSync(cacheDir(dir)).filter((f) => f.endsWith('.bundle.js'))) {
+  // One non-ASCII character makes V8 hold a whole bundle's source as two-byte text (and bin/ccrun reads the loader rather than map it).
+  for (const f of [...fs.readdirSync(cacheDir(dir)).filter((f) => f.endsWith('.bundle.js')), '../cli/code-cache.js']) {
     const nonAscii = fs.readFileSync(path.join(cacheDir(dir), f), 'latin1').match(/[^\x00-\x7f]+/);
     t.equal(nonAscii, null, `${f} is ASCII`);
   }
@@ -223,7 +223,25 @@ t.test("the loader's own cache entry never runs old code", async (t) => {
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /^ccrun version 0\.1\.0\n/);
   t.match(r.stderr, /LOADER-NEW/, 'the edited loader ran, not its cached build');
-  t.notOk(fs.readFileSync(path.join(cacheDir(dir), 'cli__code-cache.js.bin'), 'latin1').startsWith(`ccrun-code-cache ${fs.statSync(loader).size} ${fs.statSync(loader).mtimeMs}\n`), 'running never rewrites the entry (only the build does)');
+  t.notOk(fs.readFileSync(path.join(cacheDir(dir), 'cli__code-cache.js.bin'), 'latin1').startsWith(`ccrun-code-cache ${fs.statSync(loader).size} ${fs.statSync(loader).mtimeMs} `), 'running never rewrites the entry (only the build does)');
+});
+
+t.test('a loader that is not ASCII is read as UTF-8, never mapped as Latin-1 text', async (t) => {
+  const { dir, bin } = copyOfCcrun(t);
+  const loader = path.join(dir, 'dist', 'cli', 'code-cache.js');
+  t.equal(fs.readFileSync(path.join(REPO, 'dist', 'cli', 'code-cache.js'), 'latin1').match(/[^\x00-\x7f]+/), null, 'the built loader is ASCII (so bin/ccrun maps it)');
+  const text = fs.readFileSync(loader, 'utf8');
+  const from = "process.env.CCRUN_CODE_CACHE === 'off'";
+  fs.writeFileSync(loader, text.replace(from, "!process.stderr.write('LOADÉR\\n')"));
+  // The build's way of writing the entry, then a plain run that takes it.
+  const built = run(bin, ['--version'], { ...process.env, CCRUN_BUILD_CODE_CACHE: '1' });
+  t.equal(built.status, 0, built.stderr);
+  const entry = fs.readFileSync(path.join(cacheDir(dir), 'cli__code-cache.js.bin'), 'latin1');
+  const st = fs.statSync(loader);
+  t.ok(entry.startsWith(`ccrun-code-cache ${st.size} ${st.mtimeMs} ${st.size - 1}\n`), 'the entry says the source has one character fewer than bytes');
+  const r = run(bin, ['--version']);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stderr, /^LOADÉR$/m, 'the text is the UTF-8 one');
 });
 
 t.test('started through a symlink in another directory (as npm links bin/), ccrun finds its own dist/', async (t) => {

@@ -6,6 +6,7 @@ import { dirname, join } from 'path';
 import type { Spec } from './config/types';
 import type { RootOverlay } from './plan';
 import type { Launched } from './launch';
+import type { CgroupManager } from '../cgroups';
 import { checkContainerId, processStartTime, type SavedState } from './state';
 import { openContainerCgroup, resourcesWithDefaultDevices, type CgroupRef } from './cgroup-link';
 import { StateError, CcrunError } from './errors';
@@ -57,6 +58,8 @@ export interface Created {
   launched: Launched;
   /** The pty master, when ownTerminal applied. */
   terminal?: number;
+  /** The container's cgroup, open (run's own delete uses it rather than finding it again). */
+  cgroup: CgroupManager;
 }
 
 
@@ -198,7 +201,7 @@ export async function createContainer(ctx: RuntimeContext, opts: CreateOptions):
     };
     ctx.store.save(state);
     if (opts.pidFile) writeFileAtomic(opts.pidFile, String(launched.pid));
-    return { state, launched, terminal };
+    return { state, launched, terminal, cgroup };
   } catch (e) {
     // A failed create leaves nothing: no process, cgroup or state.
     if (terminal !== undefined) fs.closeSync(terminal);
@@ -236,7 +239,7 @@ export interface RunOptions extends CreateOptions {
 
 /** create + start, then (foreground) forward signals, wait, delete; returns the exit code. */
 export async function runContainer(ctx: RuntimeContext, opts: RunOptions): Promise<number> {
-  const { launched, terminal } = await createContainer(ctx, { ...opts, wait: !opts.detach, ownTerminal: !opts.detach });
+  const { launched, terminal, cgroup } = await createContainer(ctx, { ...opts, wait: !opts.detach, ownTerminal: !opts.detach });
   const forward = (sig: NodeJS.Signals): void => {
     try {
       process.kill(launched.pid, sig);
@@ -251,13 +254,13 @@ export async function runContainer(ctx: RuntimeContext, opts: RunOptions): Promi
     await startContainer(ctx, opts.id);
   } catch (e) {
     await relay?.finish(0);
-    await deleteContainer(ctx, opts.id, true).catch(() => undefined);
+    await deleteContainer(ctx, opts.id, true, cgroup).catch(() => undefined);
     throw e;
   }
   if (opts.detach) return 0;
   const code = await launched.exited();
   for (const s of FORWARDED_SIGNALS) process.removeListener(s, forward);
   await relay?.finish();
-  if (!opts.keep) await deleteContainer(ctx, opts.id, true);
+  if (!opts.keep) await deleteContainer(ctx, opts.id, true, cgroup);
   return code;
 }

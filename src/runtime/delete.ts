@@ -4,6 +4,7 @@
 import type { Hooks } from './config/types';
 import { checkContainerId, isSameProcessAlive } from './state';
 import { openContainerCgroup } from './cgroup-link';
+import type { CgroupManager } from '../cgroups';
 import { StateError, containerNotFound } from './errors';
 import { runHooksWarning, type HookState } from './hooks';
 import { observe, type RuntimeContext } from './status';
@@ -20,7 +21,11 @@ async function waitGone(pid: number, startTime: string, ms: number): Promise<boo
   return true;
 }
 
-export async function deleteContainer(ctx: RuntimeContext, id: string, force = false): Promise<void> {
+/**
+ * cgroup: the container's cgroup when the caller has it open (run, which
+ * created it): finding it again (the mode, the v1 hierarchies) is ~1 ms.
+ */
+export async function deleteContainer(ctx: RuntimeContext, id: string, force = false, cgroup?: CgroupManager): Promise<void> {
   checkContainerId(id);
   if (!ctx.store.exists(id)) {
     if (force) return;
@@ -35,7 +40,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, force = f
         throw new StateError(`cannot delete container "${id}" that is not stopped: ${o.status} (stop it first, or use --force)`);
       }
     }
-    const cg = o.saved.cgroup ? openContainerCgroup({ id, ...o.saved.cgroup }) : undefined;
+    const cg = o.saved.cgroup ? (cgroup ?? openContainerCgroup({ id, ...o.saved.cgroup })) : undefined;
     const sharedRoot = o.saved.sharedRoot && sharedNs().checkSharedRootReachable(id, o.saved.sharedRoot, force, ctx.warn) ? o.saved.sharedRoot : undefined;
     if (o.status !== 'stopped' && o.status !== 'creating') {
       try {

@@ -22,7 +22,8 @@ export function findV1Hierarchies(mountRoot: string): Record<string, string> {
     return out;
   }
   for (const c of V1_CONTROLLERS) {
-    if (isDir(join(mountRoot, c)) && existsSync(join(mountRoot, c, 'cgroup.procs'))) {
+    // Only names the readdir listed are looked at (~15 stat fewer on every open); cgroup.procs there means a hierarchy.
+    if (entries.includes(c) && existsSync(join(mountRoot, c, 'cgroup.procs'))) {
       out[c] = join(mountRoot, c);
       continue;
     }

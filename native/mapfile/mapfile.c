@@ -28,16 +28,22 @@ static void unmap(node_api_basic_env env, void *data, void *hint) {
   munmap(data, (size_t)hint);
 }
 
+// The call's arguments (at least want of them, into argv) and the first as a
+// path; false when they are not there or the path does not fit.
+static bool path_argument(napi_env env, napi_callback_info info, size_t want, napi_value *argv, char *path, size_t size) {
+  size_t argc = want;
+  size_t path_len;
+  return napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= want &&
+         napi_get_value_string_utf8(env, argv[0], path, size, &path_len) == napi_ok && path_len < size - 1;
+}
+
 // map(path, asLatin1String): the file as an external Latin-1 string (true)
 // or an external Buffer (false); undefined when it cannot be mapped (missing,
 // empty, not a regular file), and the caller reads it the usual way.
 static napi_value map_file(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) return NULL;
   char path[4096];
-  size_t path_len;
-  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &path_len) != napi_ok || path_len >= sizeof path - 1) return NULL;
+  if (!path_argument(env, info, 2, argv, path, sizeof path)) return NULL;
   bool as_string = false;
   if (napi_get_value_bool(env, argv[1], &as_string) != napi_ok) return NULL;
 
@@ -73,12 +79,9 @@ static napi_value map_file(napi_env env, napi_callback_info info) {
 // stamp(path): [size, mtimeMs] of a regular file (symlinks followed), with
 // mtimeMs computed as Node computes Stats.mtimeMs; undefined otherwise.
 static napi_value stamp_file(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return NULL;
   char path[4096];
-  size_t path_len;
-  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &path_len) != napi_ok || path_len >= sizeof path - 1) return NULL;
+  if (!path_argument(env, info, 1, argv, path, sizeof path)) return NULL;
   struct stat st;
   if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) return NULL;
   // lib/internal/fs/utils.js: msFromTimeSpec(sec, nsec) = sec * 1e3 + nsec / 1e6, in doubles.

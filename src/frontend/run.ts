@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import { join } from 'path';
 import type { RuntimeContext } from '../runtime/container';
+import type { CgroupManager } from '../cgroups';
 import { ImageStore } from '../image/store';
 import { ContainerRecords, checkContainerName, newContainerId, randomName, type ContainerRecord } from './records';
 import { applyRunRequest, checkRunRequest, type RunRequest } from './spec';
@@ -181,11 +182,11 @@ async function releaseNetworkOf(fx: FrontendContext, id: string): Promise<void> 
  * last: the stale-network reaper takes a container without one, whose
  * attacher is gone, as released or abandoned.
  */
-async function releaseStopped(fx: FrontendContext, id: string, name: string, deleteRuntime: boolean): Promise<void> {
+async function releaseStopped(fx: FrontendContext, id: string, name: string, deleteRuntime: boolean, cgroup?: CgroupManager): Promise<void> {
   await releaseNetworkOf(fx, id);
   if (!deleteRuntime) return;
   const { deleteContainer } = await import('../runtime/container');
-  await deleteContainer(fx.runtime, id, true).catch((e: Error) => fx.warn(`removing the runtime state of ${name}: ${e.message}`));
+  await deleteContainer(fx.runtime, id, true, cgroup).catch((e: Error) => fx.warn(`removing the runtime state of ${name}: ${e.message}`));
 }
 
 /** Signals a foreground run passes on to the container (as the runtime's run). */
@@ -210,10 +211,12 @@ export async function runOnce(fx: FrontendContext, rec: ContainerRecord, hooks: 
   const startedAt = new Date().toISOString();
   let launched;
   let terminal: number | undefined;
+  // The container's cgroup as create opened it: the delete below need not find it again.
+  let cgroup: CgroupManager;
   // Without -i the command reads nothing of ours, as with docker run.
   const devNull = rec.interactive ? undefined : fs.openSync('/dev/null', 'r');
   try {
-    ({ launched, terminal } = await createFromRecord(fx, rec, {
+    ({ launched, terminal, cgroup } = await createFromRecord(fx, rec, {
       stdio: devNull === undefined ? undefined : [devNull, 1, 2],
       wait: true,
       ownTerminal: Boolean(rec.spec.process?.terminal),
@@ -243,7 +246,7 @@ export async function runOnce(fx: FrontendContext, rec: ContainerRecord, hooks: 
     } catch (e) {
       await relay?.finish(0);
       hooks.onStarted?.(e as Error);
-      await deleteContainer(ctx, rec.id, true).catch(() => undefined);
+      await deleteContainer(ctx, rec.id, true, cgroup).catch(() => undefined);
       await releaseNetworkOf(fx, rec.id);
       throw e;
     }
@@ -255,7 +258,7 @@ export async function runOnce(fx: FrontendContext, rec: ContainerRecord, hooks: 
     } catch {
       /* removed meanwhile (rm -f) */
     }
-    await releaseStopped(fx, rec.id, rec.name, true);
+    await releaseStopped(fx, rec.id, rec.name, true, cgroup);
     if (rec.autoRemove) recs.remove(rec.id);
     return code;
   } finally {

@@ -73,17 +73,22 @@ export function writeCgroupFile(dir: string, file: string, value: string, field:
   }
 }
 
-/** Every cgroup directory at or below dir, deepest first (for rmdir). */
+/** The cgroup directories directly below dir (none when it cannot be read). */
+function childCgroups(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => `${dir}/${e.name}`);
+  } catch {
+    return [];
+  }
+}
+
+/** Every cgroup directory at or below dir, deepest first. */
 export function cgroupTreeDeepestFirst(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string): void => {
-    let entries: string[] = [];
-    try {
-      entries = readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-    } catch {
-      return;
-    }
-    for (const e of entries) walk(join(d, e));
+    for (const c of childCgroups(d)) walk(c);
     out.push(d);
   };
   if (isDir(dir)) walk(dir);
@@ -100,17 +105,6 @@ export function procsBelow(dir: string): number[] {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** The cgroup directories directly below dir (none when it cannot be read). */
-function childCgroups(dir: string): string[] {
-  try {
-    return readdirSync(dir, { withFileTypes: true })
-      .filter((e) => e.isDirectory())
-      .map((e) => `${dir}/${e.name}`);
-  } catch {
-    return [];
-  }
-}
 
 /**
  * rmdir a cgroup tree. The cgroup itself is tried first: a container's
